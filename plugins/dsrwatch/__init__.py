@@ -1,0 +1,1 @@
+"""DSR Watch: monitor of China's export of digital infrastructure (see README.md)."""

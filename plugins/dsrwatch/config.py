@@ -1,0 +1,46 @@
+"""Settings read from the environment, in one place.
+
+Every setting is documented in README.md ("Settings"). Nothing here imports Airflow, so the
+package stays cheap to import at DAG-parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+USER_AGENT = "DSRWatch/0.1 (+https://github.com/dsrwatch/dsrwatch; open monitor of digital infrastructure)"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def data_dir() -> Path:
+    """Where runtime state lives (embedded warehouse, outbox): DSR_DATA_DIR or <project>/.data."""
+    return Path(_env("DSR_DATA_DIR") or PROJECT_ROOT / ".data")
+
+
+def warehouse_url() -> str | None:
+    """The warehouse URL from DSR_WAREHOUSE_URL, or None to use the embedded PostgreSQL."""
+    return _env("DSR_WAREHOUSE_URL")
+
+
+def replay_dirs() -> list[Path]:
+    """DSR_REPLAY_DIR: one or more directories separated by ':', searched in order."""
+    raw = _env("DSR_REPLAY_DIR")
+    return [Path(p) for p in raw.split(":") if p] if raw else []
+
+
+def record_dir() -> Path | None:
+    raw = _env("DSR_RECORD_DIR")
+    return Path(raw) if raw else None
+
+
+def politeness_delay_seconds(default: float) -> float:
+    """DSR_POLITENESS_DELAY overrides every source's per-host delay (tests set it to 0)."""
+    raw = _env("DSR_POLITENESS_DELAY")
+    return float(raw) if raw is not None else default

@@ -1,0 +1,1 @@
+"""Normalisation shared by every source: countries, organisations, numbers, dates."""

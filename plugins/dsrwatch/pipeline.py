@@ -1,0 +1,248 @@
+"""Run one source: fetch -> raw, raw -> parse -> core (one transaction), then expectations.
+
+Each step is a function of a run id, so Airflow tasks hand over only that id: the payloads
+themselves travel through the raw layer, never through XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from dsrwatch.http import FetchError, Fetcher
+from dsrwatch.sources import get_source
+from dsrwatch.sources.base import MaxNullFraction, ParsedBatch, RowCountBounds, SourceSpec
+from dsrwatch.warehouse import connect, describe_location, ensure_schema
+from dsrwatch.warehouse.loading import MergeCounts, merge_rows
+from dsrwatch.warehouse.raw import RawStore, iter_run_payloads
+
+log = logging.getLogger(__name__)
+
+
+class ExpectationFailed(AssertionError):
+    """A loaded source broke one of its declared expectations (row counts, nulls)."""
+
+
+class LoadFailed(RuntimeError):
+    """Parsing or merging a run failed; core was rolled back and the run marked failed."""
+
+
+@dataclass
+class RunSummary:
+    source: str
+    run_id: int
+    status: str
+    fetch_mode: str
+    requests: int = 0
+    entities: int | None = None
+    added: int | None = None
+    modified: int | None = None
+    removed: int | None = None
+    is_baseline: bool | None = None
+    seconds: float | None = None
+    error: str | None = None
+    location: str | None = None
+
+    def line(self) -> str:
+        if self.status == "skipped":
+            return f"{self.source:<18} skipped: {self.error}"
+        if self.status == "failed":
+            return f"{self.source:<18} FAILED (run {self.run_id}): {self.error}"
+        baseline = " (baseline)" if self.is_baseline else ""
+        return (
+            f"{self.source:<18} fetched {self.entities} entities in {self.requests} requests; "
+            f"new {self.added}, changed {self.modified}, removed {self.removed}{baseline}; "
+            f"{self.seconds:.1f}s -> {self.location}"
+        )
+
+
+def _finish_run(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None, **columns) -> None:
+    assignments = ", ".join(f"{name} = %({name})s" for name in columns)
+    extra = f", {assignments}" if assignments else ""
+    conn.execute(
+        f"UPDATE ops.source_runs SET status = %(status)s, error = %(error)s, finished_at = clock_timestamp(){extra} "  # noqa: S608 - column names are ours
+        "WHERE run_id = %(run_id)s",
+        {"status": status, "error": error, "run_id": run_id, **columns},
+    )
+
+
+def _previous_success(conn: psycopg.Connection, source: str, before_run: int) -> tuple[datetime | None, dict | None]:
+    """Fetch time of the last successful run before ``before_run``, and the source's cursor."""
+    row = conn.execute(
+        """SELECT max(fetched_at) FROM ops.source_runs
+            WHERE source = %s AND status = 'succeeded' AND run_id < %s""",
+        (source, before_run),
+    ).fetchone()
+    cursor_row = conn.execute("SELECT cursor FROM ops.source_cursors WHERE source = %s", (source,)).fetchone()
+    return row[0], (cursor_row[0] if cursor_row else None)
+
+
+def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
+    """Fetch a source into raw; returns the run id. A source the replay cannot serve is skipped."""
+    module = get_source(source_name)
+    spec: SourceSpec = module.SOURCE
+    ensure_schema()
+    with connect(autocommit=True) as conn:
+        fetcher = Fetcher(politeness_delay=spec.politeness_delay)
+        run_id = conn.execute(
+            "INSERT INTO ops.source_runs (source, fetch_mode, airflow_run_id) VALUES (%s, %s, %s) RETURNING run_id",
+            (spec.name, fetcher.mode, airflow_run_id),
+        ).fetchone()[0]
+        missing_hosts = [h for h in spec.hosts if not fetcher.covers_host(h)]
+        if missing_hosts:
+            reason = f"replay directories hold nothing for {', '.join(missing_hosts)}"
+            _finish_run(conn, run_id, "skipped", reason)
+            log.warning("%s: skipped, %s", spec.name, reason)
+            return run_id
+        store = RawStore(conn, run_id, spec.name)
+        fetcher.conditional = store
+        _, cursor = _previous_success(conn, spec.name, run_id)
+        log.info("%s: run %d fetching in %s mode (cursor %s)", spec.name, run_id, fetcher.mode, cursor)
+        try:
+            for response in module.fetch(fetcher, cursor):
+                store.add(response)
+                if fetcher.requests_made % 100 == 0:
+                    log.info("%s: %d requests so far", spec.name, fetcher.requests_made)
+        except Exception as exc:
+            store.flush()  # keep what was fetched before the failure
+            _finish_run(conn, run_id, "failed", f"fetch: {exc}", requests=fetcher.requests_made)
+            log.error("%s: fetch failed after %d requests: %s", spec.name, fetcher.requests_made, exc)
+            raise
+        finally:
+            fetcher.close()
+        store.flush()
+        conn.execute(
+            "UPDATE ops.source_runs SET fetched_at = clock_timestamp(), requests = %s, bytes_fetched = %s WHERE run_id = %s",
+            (fetcher.requests_made, store.bytes_stored, run_id),
+        )
+        log.info("%s: fetched %d responses, %d bytes", spec.name, store.stored, store.bytes_stored)
+    return run_id
+
+
+def _run_row(conn: psycopg.Connection, run_id: int) -> dict:
+    row = conn.execute(
+        "SELECT source, status, fetch_mode, requests, error FROM ops.source_runs WHERE run_id = %s", (run_id,)
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no source run {run_id} in ops.source_runs")
+    return dict(zip(("source", "status", "fetch_mode", "requests", "error"), row, strict=True))
+
+
+def apply_batch(
+    conn: psycopg.Connection, spec: SourceSpec, batch: ParsedBatch, run_id: int, previous_seen: datetime | None
+) -> MergeCounts:
+    """Merge every table of a parsed batch; the caller holds the transaction."""
+    now = datetime.now(UTC)
+    per_table: dict[str, MergeCounts] = {}
+    for table in spec.tables:
+        rows = batch.rows.get(table.table, [])
+        deleted = None if batch.complete else batch.deleted_keys.get(table.table, [])
+        per_table[table.table] = merge_rows(
+            conn, table, rows, run_id=run_id, source=spec.name, now=now,
+            previous_seen=previous_seen, deleted_keys=deleted,
+        )  # fmt: skip
+    primary = per_table[spec.tables[0].table]
+    conn.execute(
+        "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
+        (json.dumps({"tables": {t: asdict(c) for t, c in per_table.items()}, "warnings": batch.warnings[:50]}), run_id),
+    )
+    return primary
+
+
+def load_from_raw(run_id: int) -> RunSummary:
+    """Parse the payloads of ``run_id`` and merge them into core, all in one transaction."""
+    started = time.perf_counter()
+    with connect(autocommit=True) as conn:
+        run = _run_row(conn, run_id)
+        if run["status"] != "running":
+            return RunSummary(source=run["source"], run_id=run_id, status=run["status"],
+                              fetch_mode=run["fetch_mode"], error=run["error"])  # fmt: skip
+        module = get_source(run["source"])
+        spec: SourceSpec = module.SOURCE
+        previous_seen, cursor = _previous_success(conn, spec.name, run_id)
+        is_baseline = previous_seen is None
+        try:
+            with conn.transaction():
+                batch: ParsedBatch = module.parse(iter_run_payloads(conn, run_id), cursor)
+                for warning in batch.warnings[:20]:
+                    log.warning("%s: %s", spec.name, warning)
+                counts = apply_batch(conn, spec, batch, run_id, previous_seen)
+                if batch.cursor is not None:
+                    conn.execute(
+                        """INSERT INTO ops.source_cursors (source, cursor, run_id) VALUES (%s, %s, %s)
+                           ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor,
+                               run_id = EXCLUDED.run_id, updated_at = now()""",
+                        (spec.name, json.dumps(batch.cursor), run_id),
+                    )
+                _finish_run(
+                    conn, run_id, "succeeded", entities_parsed=batch.entities, added=counts.added + counts.restored,
+                    modified=counts.modified, removed=counts.removed, is_baseline=is_baseline,
+                )  # fmt: skip
+        except Exception as exc:
+            message = f"load: {type(exc).__name__}: {exc}"
+            with conn.transaction():
+                _finish_run(conn, run_id, "failed", message)
+            log.error("%s: run %d failed, core left as it was: %s", spec.name, run_id, message)
+            raise LoadFailed(f"{spec.name} run {run_id}: {message}") from exc
+    summary = RunSummary(
+        source=spec.name, run_id=run_id, status="succeeded", fetch_mode=run["fetch_mode"], requests=run["requests"],
+        entities=batch.entities, added=counts.added + counts.restored, modified=counts.modified,
+        removed=counts.removed, is_baseline=is_baseline, seconds=time.perf_counter() - started,
+        location=f"{', '.join(spec.views) or spec.tables[0].table} in {describe_location()}",
+    )  # fmt: skip
+    log.info("%s", summary.line())
+    return summary
+
+
+def check_expectations(run_id: int) -> list[str]:
+    """Check the source's declared expectations after a load; raise ExpectationFailed if broken."""
+    with connect(autocommit=True) as conn:
+        run = _run_row(conn, run_id)
+        if run["status"] != "succeeded":
+            log.info("run %d is %s: no expectations to check", run_id, run["status"])
+            return []
+        spec: SourceSpec = get_source(run["source"]).SOURCE
+        problems: list[str] = []
+        checked: list[str] = []
+        for rule in spec.expectations:
+            schema, table = rule.table.split(".")
+            ident = psycopg.sql.Identifier(schema, table)
+            if isinstance(rule, RowCountBounds):
+                query = psycopg.sql.SQL("SELECT count(*) FROM {} WHERE removed_at IS NULL").format(ident)
+                count = conn.execute(query).fetchone()[0]
+                text = f"{rule.table}: {count} present rows, expected {rule.minimum}..{rule.maximum}"
+                (problems if not rule.minimum <= count <= rule.maximum else checked).append(text)
+            elif isinstance(rule, MaxNullFraction):
+                query = psycopg.sql.SQL(
+                    "SELECT count(*), count(*) FILTER (WHERE {col} IS NULL) FROM {tbl} WHERE removed_at IS NULL"
+                ).format(col=psycopg.sql.Identifier(rule.column), tbl=ident)
+                total, nulls = conn.execute(query).fetchone()
+                fraction = nulls / total if total else 0.0
+                text = f"{rule.table}.{rule.column}: {nulls}/{total} NULL, at most {rule.fraction:.0%} allowed"
+                (problems if fraction > rule.fraction else checked).append(text)
+        with conn.transaction():
+            conn.execute(
+                "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
+                (json.dumps({"expectations": {"passed": checked, "failed": problems}}), run_id),
+            )
+    if problems:
+        raise ExpectationFailed(f"{spec.name} run {run_id} broke its expectations: " + "; ".join(problems))
+    log.info("%s run %d: %d expectations hold", spec.name, run_id, len(checked))
+    return checked
+
+
+def run_source(source_name: str, airflow_run_id: str | None = None) -> RunSummary:
+    """Fetch, load and check one source (what its DAG does), for scripts and tests."""
+    run_id = fetch_to_raw(source_name, airflow_run_id)
+    summary = load_from_raw(run_id)
+    check_expectations(run_id)
+    return summary
+
+
+__all__ = ["FetchError", "ExpectationFailed", "LoadFailed", "RunSummary", "check_expectations",
+           "fetch_to_raw", "load_from_raw", "run_source"]  # fmt: skip

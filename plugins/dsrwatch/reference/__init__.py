@@ -1,0 +1,1 @@
+"""Reference data kept in the repository: PRC-linked organisations, country groups."""

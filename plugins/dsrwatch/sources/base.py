@@ -1,0 +1,98 @@
+"""What every source module declares, and what its parser returns.
+
+A source module (one per source, in this package) defines:
+
+* ``SOURCE``  - a :class:`SourceSpec`: name, hosts, licence, cadence, tables, expectations;
+* ``fetch(fetcher, cursor)`` - yields :class:`~dsrwatch.http.FetchedResponse` objects; the
+  pipeline stores each one in ``raw`` before anything parses it;
+* ``parse(payloads, cursor)`` - a pure function from raw payloads to a :class:`ParsedBatch`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from dsrwatch.warehouse.loading import EntityTable
+
+
+class SourceFormatError(ValueError):
+    """The payload is not in the shape the parser knows (truncated, schema drift): fatal."""
+
+
+def load_json(body: bytes, url: str) -> object:
+    """Parse a JSON body, turning a decode error into a message that names the URL."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        preview = body[-80:].decode("utf-8", "replace")
+        raise SourceFormatError(
+            f"{url}: not valid JSON ({exc}); {len(body)} bytes, ending with {preview!r}. "
+            "The payload is kept in raw.http_responses / raw.bodies for inspection."
+        ) from exc
+
+
+def require(record: dict, fields: tuple[str, ...], url: str) -> None:
+    missing = [f for f in fields if f not in record]
+    if missing:
+        raise SourceFormatError(f"{url}: record is missing field(s) {missing}; the source's schema may have changed")
+
+
+@dataclass(frozen=True)
+class RowCountBounds:
+    """After a load, the number of present (not removed) rows of ``table`` lies in [minimum, maximum]."""
+
+    table: str
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
+class MaxNullFraction:
+    """At most ``fraction`` of present rows of ``table`` may have ``column`` NULL."""
+
+    table: str
+    column: str
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str
+    category: str  # cables | cloud | data_centres | deals | leads | reference
+    hosts: tuple[str, ...]
+    homepage: str
+    licence: str
+    attribution: str
+    schedule: str  # cron, UTC
+    tables: tuple[EntityTable, ...]
+    expectations: tuple[RowCountBounds | MaxNullFraction, ...] = ()
+    politeness_delay: float = 1.0
+    views: tuple[str, ...] = ()
+
+    @property
+    def asset_uri(self) -> str:
+        return f"x-dsrwatch://warehouse/core/{self.name}"
+
+    def table(self, name: str) -> EntityTable:
+        for t in self.tables:
+            if t.table == name or t.short_name == name:
+                return t
+        raise KeyError(f"{self.name} has no table {name}")
+
+
+@dataclass
+class ParsedBatch:
+    """Rows per core table (key columns first, in the table spec's order).
+
+    ``complete`` is True when the batch holds the whole source, so rows missing from it have
+    left the source; an incremental batch instead lists ``deleted_keys`` explicitly.
+    """
+
+    rows: dict[str, list[tuple]]
+    entities: int
+    complete: bool = True
+    deleted_keys: dict[str, list[tuple]] = field(default_factory=dict)
+    cursor: dict | None = None
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,243 @@
+"""Set-based loading into core: COPY into a staging table, then one merge statement per table.
+
+The merge writes only rows whose content hash changed, records every change in
+``core.entity_changes`` ({column: [old, new]} for modifications), marks rows that left the source
+with ``removed_at`` (never deletes) and brings back rows that return ("restored").
+
+``last_seen_at`` is written only when a row changes, so an unchanged rerun writes nothing; the
+analyst views show the source's latest successful fetch for rows still present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+TRACKING_COLUMNS = ("content_hash", "first_seen_at", "last_seen_at", "last_changed_at", "removed_at")
+
+
+class DuplicateKeyError(ValueError):
+    """A parser produced two rows with the same key for one table."""
+
+
+@dataclass(frozen=True)
+class EntityTable:
+    """A core table loaded by merge: its key, its value columns, and whether rows can leave.
+
+    ``tracks_removal`` is False for tables shared by several sources (organisations, aliases):
+    one source not mentioning a row says nothing about whether it still exists.
+    """
+
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    tracks_removal: bool = True
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return self.key + self.columns
+
+    @property
+    def short_name(self) -> str:
+        return self.table.split(".")[-1]
+
+    def identifier(self) -> sql.Composable:
+        schema, name = self.table.split(".")
+        return sql.Identifier(schema, name)
+
+
+@dataclass
+class MergeCounts:
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+    restored: int = 0
+
+    def __iadd__(self, other: MergeCounts) -> MergeCounts:
+        self.added += other.added
+        self.modified += other.modified
+        self.removed += other.removed
+        self.restored += other.restored
+        return self
+
+    @property
+    def written(self) -> int:
+        return self.added + self.modified + self.removed + self.restored
+
+
+def content_hash(values: Sequence[object]) -> str:
+    """Stable hash of a row's value columns (repr keeps None, numbers and text apart)."""
+    return hashlib.md5(repr(tuple(values)).encode(), usedforsecurity=False).hexdigest()
+
+
+def _with_hashes(spec: EntityTable, rows: Iterable[Sequence[object]]) -> list[tuple]:
+    width = len(spec.all_columns)
+    n_key = len(spec.key)
+    seen: set[tuple] = set()
+    out: list[tuple] = []
+    duplicates: list[tuple] = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"{spec.table}: row has {len(row)} values, expected {width} ({spec.all_columns})")
+        key = tuple(row[:n_key])
+        if key in seen:
+            duplicates.append(key)
+            continue
+        seen.add(key)
+        out.append((*row, content_hash(row[n_key:])))
+    if duplicates:
+        raise DuplicateKeyError(
+            f"{spec.table}: {len(duplicates)} duplicate keys {spec.key} in one batch, e.g. {duplicates[:3]}"
+        )
+    return out
+
+
+def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+    """COPY rows into ``table``; returns the number written."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    count = 0
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Identifier | None) -> sql.Composed:
+    """The one merge statement; rows leave when absent from staging, or, for an incremental
+    batch (``deleted`` given), when listed in the ``deleted`` staging table."""
+    ident = sql.Identifier
+    target = spec.identifier()
+    key_cols = sql.SQL(", ").join(map(ident, spec.key))
+    value_cols = [*spec.columns, "content_hash"]
+    insert_cols = sql.SQL(", ").join(map(ident, [*spec.all_columns, "content_hash"]))
+    set_values = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(ident(c)) for c in value_cols)
+    key_match = sql.SQL(" AND ").join(sql.SQL("s.{0} = t.{0}").format(ident(k)) for k in spec.key)
+    entity_key = sql.SQL("concat_ws('|', {})").format(
+        sql.SQL(", ").join(sql.SQL("u.{}::text").format(ident(k)) for k in spec.key)
+    )
+    removed_key = sql.SQL("concat_ws('|', {})").format(
+        sql.SQL(", ").join(sql.SQL("r.{}::text").format(ident(k)) for k in spec.key)
+    )
+    tracking = sql.SQL(", ").join(map(sql.Literal, TRACKING_COLUMNS))
+    if deleted is not None:
+        leaves = sql.SQL("EXISTS (SELECT 1 FROM {deleted} s WHERE {key_match})").format(
+            deleted=deleted, key_match=key_match
+        )
+    else:
+        leaves = sql.SQL("NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match})").format(
+            staging=staging, key_match=key_match
+        )
+    if spec.tracks_removal or deleted is not None:
+        removed_cte = sql.SQL(
+            """, removed AS (
+                UPDATE {target} t
+                   SET removed_at = %(now)s, last_changed_at = %(now)s,
+                       last_seen_at = coalesce(%(previous_seen)s, t.last_seen_at)
+                 WHERE t.removed_at IS NULL AND {leaves}
+                RETURNING t.*
+            )"""
+        ).format(target=target, leaves=leaves)
+        removed_rows = sql.SQL(
+            """UNION ALL
+            SELECT %(run_id)s, %(source)s, %(table)s, {removed_key}, 'removed', NULL::jsonb, %(now)s FROM removed r"""
+        ).format(removed_key=removed_key)
+    else:
+        removed_cte = sql.SQL("")
+        removed_rows = sql.SQL("")
+    return sql.SQL(
+        """
+        WITH before AS (
+            SELECT {key_cols}, to_jsonb(t) AS old_row, t.removed_at IS NOT NULL AS was_removed
+              FROM {target} t JOIN {staging} s USING ({key_cols})
+             WHERE t.content_hash <> s.content_hash OR t.removed_at IS NOT NULL
+        ), upserted AS (
+            INSERT INTO {target} AS t ({insert_cols}, first_seen_at, last_seen_at, last_changed_at)
+            SELECT {insert_cols}, %(now)s, %(now)s, %(now)s FROM {staging}
+            ON CONFLICT ({key_cols}) DO UPDATE
+               SET {set_values}, last_seen_at = EXCLUDED.last_seen_at,
+                   last_changed_at = EXCLUDED.last_changed_at, removed_at = NULL
+             WHERE t.content_hash <> EXCLUDED.content_hash OR t.removed_at IS NOT NULL
+            RETURNING t.*
+        ){removed_cte}, history AS (
+            INSERT INTO core.entity_changes
+                   (run_id, source, entity_table, entity_key, change, changed_columns, changed_at)
+            SELECT %(run_id)s, %(source)s, %(table)s, {entity_key},
+                   CASE WHEN b.old_row IS NULL THEN 'added' WHEN b.was_removed THEN 'restored' ELSE 'modified' END,
+                   CASE WHEN b.old_row IS NULL THEN NULL ELSE (
+                       SELECT jsonb_object_agg(n.key, jsonb_build_array(o.value, n.value))
+                         FROM jsonb_each(to_jsonb(u)) n JOIN jsonb_each(b.old_row) o USING (key)
+                        WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ({tracking})
+                   ) END,
+                   %(now)s
+              FROM upserted u LEFT JOIN before b USING ({key_cols})
+            {removed_rows}
+            RETURNING change
+        )
+        SELECT change, count(*) FROM history GROUP BY change
+        """
+    ).format(
+        key_cols=key_cols,
+        target=target,
+        staging=staging,
+        insert_cols=insert_cols,
+        set_values=set_values,
+        removed_cte=removed_cte,
+        entity_key=entity_key,
+        tracking=tracking,
+        removed_rows=removed_rows,
+    )
+
+
+def _create_staging(cur: psycopg.Cursor, staging: sql.Identifier, spec: EntityTable, columns: Sequence[str]) -> None:
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {target} WITH NO DATA").format(
+            staging=staging, cols=sql.SQL(", ").join(map(sql.Identifier, columns)), target=spec.identifier()
+        )
+    )
+
+
+def merge_rows(
+    conn: psycopg.Connection,
+    spec: EntityTable,
+    rows: Iterable[Sequence[object]],
+    *,
+    run_id: int,
+    source: str,
+    now: datetime,
+    previous_seen: datetime | None,
+    deleted_keys: Sequence[Sequence[object]] | None = None,
+) -> MergeCounts:
+    """COPY ``rows`` (key columns then value columns) into staging and merge them into the table.
+
+    A complete batch (``deleted_keys`` None) removes rows it does not contain, if the table
+    tracks removal; an incremental batch removes exactly ``deleted_keys``.
+    Runs inside the caller's transaction, so a failure anywhere rolls back every table.
+    """
+    hashed = _with_hashes(spec, rows)
+    staging = sql.Identifier(f"stage_{spec.short_name}")
+    deleted = sql.Identifier(f"stage_{spec.short_name}_deleted") if deleted_keys is not None else None
+    with conn.cursor() as cur:
+        _create_staging(cur, staging, spec, [*spec.all_columns, "content_hash"])
+        copy_rows(cur, staging, [*spec.all_columns, "content_hash"], hashed)
+        cur.execute(sql.SQL("ANALYZE {}").format(staging))
+        if deleted is not None:
+            _create_staging(cur, deleted, spec, spec.key)
+            copy_rows(cur, deleted, spec.key, deleted_keys)
+        cur.execute(
+            _merge_statement(spec, staging, deleted),
+            {"now": now, "previous_seen": previous_seen, "run_id": run_id, "source": source, "table": spec.table},
+        )
+        changes = Counter(dict(cur.fetchall()))
+        for table in (staging, deleted):
+            if table is not None:
+                cur.execute(sql.SQL("DROP TABLE {}").format(table))
+    return MergeCounts(
+        added=changes["added"], modified=changes["modified"], removed=changes["removed"], restored=changes["restored"]
+    )

@@ -1,0 +1,74 @@
+"""Keep the warehouse schema current: Alembic migrations, then the analyst views.
+
+Migrations (``sql/migrations``) change tables and run once each, through Alembic revisions in
+``migrations/versions``. Views (``sql/views``) are repeatable: when any view file changes they
+are all dropped and recreated in one transaction, in file-name order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from dsrwatch import config
+from dsrwatch.warehouse.connection import connect, resolve_url, sqlalchemy_url
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = config.PROJECT_ROOT / "sql"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def run_sql_file(name: str) -> None:
+    """Execute ``sql/migrations/<name>`` inside the running Alembic migration."""
+    from alembic import op
+
+    op.execute((SQL_DIR / "migrations" / name).read_text())
+
+
+def _alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+def view_files() -> list[Path]:
+    return sorted((SQL_DIR / "views").glob("*.sql"))
+
+
+def _apply_views(url: str) -> bool:
+    files = view_files()
+    digests = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    with connect(url) as conn:
+        applied = dict(conn.execute("SELECT file_name, sha256 FROM ops.applied_views").fetchall())
+        if applied == digests:
+            return False
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(4477522)")
+            for view_name, in conn.execute(
+                "SELECT table_name FROM information_schema.views WHERE table_schema = 'analyst'"
+            ).fetchall():
+                conn.execute(f'DROP VIEW IF EXISTS analyst."{view_name}" CASCADE')
+            for f in files:
+                conn.execute(f.read_text())
+            conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA analyst TO dsr_analyst")
+            conn.execute("DELETE FROM ops.applied_views")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO ops.applied_views (file_name, sha256) VALUES (%s, %s)", list(digests.items())
+                )
+    log.info("applied %d analyst view files", len(files))
+    return True
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """Bring the warehouse to the newest migration and views; cheap when already current."""
+    from alembic import command
+
+    url = url or resolve_url()
+    command.upgrade(_alembic_config(url), "heads")
+    _apply_views(url)
