@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from dsrwatch.http import FetchError, Fetcher
+from dsrwatch.fetching import FetchError, Fetcher
 from dsrwatch.sources import get_source
 from dsrwatch.sources.base import MaxNullFraction, ParsedBatch, RowCountBounds, SourceSpec
 from dsrwatch.warehouse import connect, describe_location, ensure_schema
@@ -234,6 +234,29 @@ def check_expectations(run_id: int) -> list[str]:
         raise ExpectationFailed(f"{spec.name} run {run_id} broke its expectations: " + "; ".join(problems))
     log.info("%s run %d: %d expectations hold", spec.name, run_id, len(checked))
     return checked
+
+
+def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[RunSummary]:
+    """Summaries of the runs with id >= ``first_run_id`` (the latest per source if asked)."""
+    from dsrwatch.sources import SOURCE_MODULES
+
+    distinct = "DISTINCT ON (source)" if latest_per_source else ""
+    query = f"""
+        SELECT {distinct} source, run_id, status, fetch_mode, requests, entities_parsed, added, modified, removed,
+               is_baseline, extract(epoch FROM finished_at - started_at), error
+          FROM ops.source_runs WHERE run_id >= %s
+         ORDER BY {"source, run_id DESC" if latest_per_source else "run_id"}"""  # noqa: S608 - fixed fragments
+    with connect() as conn:
+        rows = conn.execute(query, (first_run_id,)).fetchall()
+    location = describe_location()
+    summaries = []
+    for row in rows:
+        summary = RunSummary(*row[:10], seconds=float(row[10] or 0), error=row[11])
+        if summary.source in SOURCE_MODULES:
+            views = get_source(summary.source).SOURCE.views
+            summary.location = f"{', '.join(views)} in {location}"
+        summaries.append(summary)
+    return summaries
 
 
 def run_source(source_name: str, airflow_run_id: str | None = None) -> RunSummary:

@@ -26,7 +26,7 @@ LEGAL_FORMS = frozenset(
 # which distinguish a parent from its subsidiary).
 STRIPPED_SUFFIXES = LEGAL_FORMS - {"group", "holdings", "holding"}
 
-FUZZY_ACCEPT = 93.0
+FUZZY_ACCEPT = 97.0  # 96.5 would wrongly merge "China National Electric Import & Export" into CEIEC
 FUZZY_REVIEW = 85.0
 
 

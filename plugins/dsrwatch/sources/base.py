@@ -3,7 +3,7 @@
 A source module (one per source, in this package) defines:
 
 * ``SOURCE``  - a :class:`SourceSpec`: name, hosts, licence, cadence, tables, expectations;
-* ``fetch(fetcher, cursor)`` - yields :class:`~dsrwatch.http.FetchedResponse` objects; the
+* ``fetch(fetcher, cursor)`` - yields :class:`~dsrwatch.fetching.FetchedResponse` objects; the
   pipeline stores each one in ``raw`` before anything parses it;
 * ``parse(payloads, cursor)`` - a pure function from raw payloads to a :class:`ParsedBatch`.
 """

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 
-from dsrwatch.http import FetchedResponse, Fetcher
+from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.normalise.countries import to_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text, split_party_list
 from dsrwatch.reference.registry import default_resolver

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from dsrwatch.http import FetchedResponse, Validators
+from dsrwatch.fetching import FetchedResponse, Validators
 from dsrwatch.warehouse.loading import copy_rows
 
 log = logging.getLogger(__name__)

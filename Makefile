@@ -1,0 +1,50 @@
+# DSR Watch: every target sets itself up from a fresh clone (virtual env from the lock, warehouse,
+# migrations). See README.md for the settings.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+export PYTHONPATH := $(CURDIR)/plugins
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: install run test lint bench up down migrate status clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+	@test -x $(PY) || uv venv --quiet --python 3.11 $(VENV)
+	VIRTUAL_ENV=$(VENV) uv pip sync --quiet --compile-bytecode requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+## run: every DAG once, in dependency order, in process; prints a summary per source
+run: install
+	$(PY) -m dsrwatch run
+
+## test: the whole suite (DAG integrity, unit, integration against real PostgreSQL and SMTP)
+test: install
+	$(PY) -m ruff check dags plugins tests bench
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check dags plugins tests bench
+
+## bench: the benchmark at 100x the real snapshot (needs ../shared/public-data)
+bench: install
+	$(PY) bench/benchmark.py $(BENCH_ARGS)
+
+migrate: install
+	$(PY) -m dsrwatch migrate
+
+status: install
+	$(PY) -m dsrwatch status
+
+## up: airflow standalone with the project's DAGs on http://localhost:8080 (Ctrl-C or `make down`)
+up: install
+	bash scripts/airflow-standalone.sh
+
+down:
+	bash scripts/airflow-standalone.sh stop
+
+clean:
+	rm -rf .airflow outbox bench/out

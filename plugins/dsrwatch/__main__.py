@@ -1,0 +1,5 @@
+import sys
+
+from dsrwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""Airflow glue shared by the DAG files: default arguments, Assets and the ingest task group.
+
+Only DAG files import this module. It imports nothing heavy at module level: the pipeline,
+psycopg, pandas and friends are imported inside the task bodies, at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, get_current_context, task
+
+START_DATE = datetime(2026, 1, 5, tzinfo=UTC)
+
+DEFAULT_ARGS = {
+    "owner": "dsrwatch",
+    # DSR_TASK_RETRIES=0 for one-shot runs (make run, tests), where waiting for a retry helps nobody.
+    "retries": int(os.environ.get("DSR_TASK_RETRIES", "3")),
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=2),
+}
+
+INGEST_TAGS = ["dsrwatch", "ingest"]
+
+
+def source_asset(source_name: str) -> Asset:
+    """The Asset a source's load task updates; the risk DAG is scheduled on these."""
+    return Asset(name=f"dsrwatch.core.{source_name}", uri=f"x-dsrwatch://warehouse/core/{source_name}")
+
+
+RISK_FLAGS_ASSET = Asset(name="dsrwatch.risk.flags", uri="x-dsrwatch://warehouse/risk/flags")
+
+
+def _fail_fast_on_fatal(exc: Exception) -> None:
+    """Fatal errors (schema drift, 4xx, missing replay file) should not burn retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dsrwatch.fetching import FetchError
+    from dsrwatch.pipeline import ExpectationFailed, LoadFailed
+
+    retryable = getattr(exc, "retryable", None)
+    if isinstance(exc, FetchError) and not retryable:
+        raise AirflowFailException(str(exc)) from exc
+    if isinstance(exc, LoadFailed | ExpectationFailed):
+        raise AirflowFailException(str(exc)) from exc
+
+
+def ingest_tasks(source_name: str) -> None:
+    """fetch -> load (Asset outlet) -> check_expectations, inside the current DAG."""
+
+    @task(task_id="fetch")
+    def fetch() -> int:
+        from dsrwatch.pipeline import fetch_to_raw
+
+        try:
+            return fetch_to_raw(source_name, airflow_run_id=get_current_context()["run_id"])
+        except Exception as exc:
+            _fail_fast_on_fatal(exc)
+            raise
+
+    @task(task_id="load", outlets=[source_asset(source_name)])
+    def load(source_run_id: int) -> dict:
+        from dataclasses import asdict
+
+        from dsrwatch.pipeline import load_from_raw
+
+        try:
+            return asdict(load_from_raw(source_run_id))
+        except Exception as exc:
+            _fail_fast_on_fatal(exc)
+            raise
+
+    @task(task_id="check_expectations", retries=0)
+    def check_expectations(source_run_id: int) -> list[str]:
+        from dsrwatch.pipeline import check_expectations as check
+
+        return check(source_run_id)
+
+    source_run_id = fetch()
+    load(source_run_id) >> check_expectations(source_run_id)
