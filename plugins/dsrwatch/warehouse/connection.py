@@ -57,16 +57,7 @@ def describe_location(url: str | None = None) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url or resolve_url())
     host = info.get("host") or "localhost"
     where = f"socket {host}" if str(host).startswith("/") else f"{host}:{info.get('port') or 5432}"
-    kind = "embedded " if config.warehouse_url() is None and "pgserver" not in where and str(host).startswith("/") else ""
-    return f"{kind}PostgreSQL database {info.get('dbname')} at {where}"
-
-
-def sqlalchemy_url(url: str | None = None) -> str:
-    url = url or resolve_url()
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    return f"PostgreSQL database {info.get('dbname')} at {where}"
 
 
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:

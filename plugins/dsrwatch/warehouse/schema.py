@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from dsrwatch import config
-from dsrwatch.warehouse.connection import connect, resolve_url, sqlalchemy_url
+from dsrwatch.warehouse.connection import connect, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,21 @@ def run_sql_file(name: str) -> None:
     op.execute((SQL_DIR / "migrations" / name).read_text())
 
 
-def _alembic_config(url: str):
+def _upgrade(url: str) -> None:
+    from alembic import command
     from alembic.config import Config
+    from sqlalchemy import create_engine
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
-    return cfg
+    # psycopg parses the URL (URL or key=value form); SQLAlchemy only wraps the connection.
+    engine = create_engine("postgresql+psycopg://", creator=lambda: connect(url))
+    try:
+        with engine.connect() as connection:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "heads")
+    finally:
+        engine.dispose()
 
 
 def view_files() -> list[Path]:
@@ -67,8 +75,6 @@ def _apply_views(url: str) -> bool:
 
 def ensure_schema(url: str | None = None) -> None:
     """Bring the warehouse to the newest migration and views; cheap when already current."""
-    from alembic import command
-
     url = url or resolve_url()
-    command.upgrade(_alembic_config(url), "heads")
+    _upgrade(url)
     _apply_views(url)

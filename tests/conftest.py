@@ -1,0 +1,82 @@
+"""Shared fixtures: a real PostgreSQL warehouse per test, replay directories, environment hygiene.
+
+PostgreSQL: DSR_TEST_PG_URL (default: the machine's server at 127.0.0.1:5432, trust auth); if
+nothing answers there, an embedded server from the pgserver wheel is started for the session.
+Each test that asks for ``warehouse`` gets a fresh database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import psycopg
+import pytest
+
+DEFAULT_TEST_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+_counter = itertools.count()
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory) -> str:
+    url = os.environ.get("DSR_TEST_PG_URL", DEFAULT_TEST_PG)
+    if _reachable(url):
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+
+
+def _with_db(url: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url) -> str:
+    """A migrated warehouse used as CREATE DATABASE ... TEMPLATE for each test."""
+    from dsrwatch.warehouse import ensure_schema
+
+    name = f"dsr_tmpl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    ensure_schema(_with_db(pg_admin_url, name))
+    yield name
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def warehouse(pg_admin_url, template_db, monkeypatch) -> str:
+    """URL of a fresh, migrated warehouse database; DSR_WAREHOUSE_URL points at it."""
+    name = f"dsr_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    url = _with_db(pg_admin_url, name)
+    monkeypatch.setenv("DSR_WAREHOUSE_URL", url)
+    yield url
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch, tmp_path):
+    """No test sees the developer's settings; nothing waits on politeness delays."""
+    for name in ("DSR_WAREHOUSE_URL", "DSR_REPLAY_DIR", "DSR_RECORD_DIR", "DSR_ALERT_TO", "AIRFLOW_CONN_DSR_WAREHOUSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DSR_POLITENESS_DELAY", "0")
+    monkeypatch.setenv("DSR_DATA_DIR", str(tmp_path / "data"))
+

@@ -1,0 +1,171 @@
+"""Replay hand-made TeleGeography directories into a real PostgreSQL warehouse."""
+
+import pytest
+from helpers import telegeography as tg
+from helpers.db import query, scalar, table_fingerprint
+
+from dsrwatch import pipeline
+from dsrwatch.fetching import ReplayFileMissing
+from dsrwatch.sources import submarine_cables
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def replay(tmp_path, monkeypatch):
+    """Write a replay dir for the given cables and point DSR_REPLAY_DIR at it."""
+
+    def make(cables=None, name="v1"):
+        root = tg.write_replay_dir(tmp_path / name, cables)
+        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
+        return root
+
+    return make
+
+
+def load():
+    """fetch -> raw -> core, as the DAG's first two tasks do."""
+    return pipeline.load_from_raw(pipeline.fetch_to_raw("submarine_cables"))
+
+
+def test_replay_fills_the_analyst_views(warehouse, replay):
+    replay()
+    summary = load()
+    assert (summary.status, summary.entities, summary.added, summary.is_baseline) == ("succeeded", 5, 5, True)
+    peace = query(warehouse, """SELECT name, owners, suppliers, landing_countries, length_km, removed_at
+                                  FROM analyst.submarine_cables WHERE source_id = 'peace-cable'""")
+    # names are the registry's canonical ones: "HMN Tech" in the source is HMN Technologies
+    assert peace == [("PEACE Cable", ["PEACE Cable International Network Co., Ltd."], ["HMN Technologies Co., Ltd."],
+                      ["FRA", "KEN", "PAK"], 21500, None)]
+    sail_owners = scalar(warehouse, "SELECT owners FROM analyst.submarine_cables WHERE source_id = 'south-atlantic-inter-link-sail'")
+    assert sail_owners == ["Camtel", "China United Network Communications Group Co., Ltd."]
+    # every landing point has coordinates, including one only the geo file knows
+    assert scalar(warehouse, "SELECT count(*) FROM analyst.landing_points WHERE latitude IS NULL") == 0
+    assert scalar(warehouse, "SELECT country_iso3 FROM analyst.landing_points WHERE source_id = 'hainan-china'") == "CHN"
+    hmn = query(warehouse, "SELECT aliases FROM analyst.organisations WHERE organisation_id = 'hmn-technologies'")
+    assert hmn and "HMN Tech" in hmn[0][0]
+    # provenance: every payload is in raw with its sha256 and replay path
+    assert scalar(warehouse, "SELECT count(*) FROM raw.http_responses WHERE replayed_from IS NOT NULL") == 7
+    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes WHERE entity_table = 'core.submarine_cables'") == 5
+    # last_seen_at for present rows is the latest fetch
+    assert scalar(warehouse, "SELECT count(*) FROM analyst.submarine_cables WHERE last_seen_at IS NULL") == 0
+
+
+def test_second_run_writes_nothing(warehouse, replay):
+    replay()
+    load()
+    before = table_fingerprint(warehouse)
+    changes_before = scalar(warehouse, "SELECT count(*) FROM core.entity_changes")
+    again = load()
+    assert (again.added, again.modified, again.removed, again.is_baseline) == (0, 0, 0, False)
+    assert table_fingerprint(warehouse) == before
+    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes") == changes_before
+    # identical bodies are stored once
+    assert scalar(warehouse, "SELECT count(*) FROM raw.bodies") == 7
+
+
+def test_new_version_records_exactly_one_add_one_change_one_removal(warehouse, replay):
+    replay()
+    load()
+    replay(tg.cables_v2(), name="v2")
+    summary = load()
+    assert (summary.added, summary.modified, summary.removed) == (1, 1, 1)
+    changes = query(warehouse, """SELECT entity_key, change, changed_columns FROM core.entity_changes
+                                   WHERE entity_table = 'core.submarine_cables' AND run_id = %s ORDER BY 1""",
+                    (summary.run_id,))
+    assert [(k, c) for k, c, _ in changes] == [("2africa", "added"), ("dunant", "removed"), ("equiano", "modified")]
+    assert changes[2][2] == {"length_km": [None, 15000], "is_planned": [True, False]}
+    dunant = query(warehouse, "SELECT removed_at IS NOT NULL, last_seen_at < removed_at FROM analyst.submarine_cables WHERE source_id = 'dunant'")
+    assert dunant == [(True, True)]  # kept, marked removed, never deleted
+    # the removed cable's parties and links leave with it
+    assert scalar(warehouse, "SELECT count(*) FROM core.cable_parties WHERE cable_id = 'dunant' AND removed_at IS NULL") == 0
+    # and a cable that comes back is restored, not duplicated
+    replay(tg.CABLES_V1, name="v3")
+    back = load()
+    assert (back.added, back.modified, back.removed) == (1, 1, 1)  # dunant back, equiano reverted, 2africa gone
+    assert scalar(warehouse, "SELECT count(*) FROM core.submarine_cables") == 6
+    assert scalar(warehouse, "SELECT change FROM core.entity_changes WHERE entity_key = 'dunant' ORDER BY change_id DESC LIMIT 1") == "restored"
+
+
+def test_truncated_json_fails_the_run_and_keeps_the_warehouse(warehouse, replay):
+    root = replay()
+    load()
+    before = table_fingerprint(warehouse)
+    replay(tg.cables_v2(), name="bad")
+    cable_file = tmp = root.parent / "bad" / tg.API / "cable" / "equiano.json"
+    tmp.write_text(cable_file.read_text()[:60])
+    with pytest.raises(pipeline.LoadFailed, match=r"equiano\.json: not valid JSON"):
+        load()
+    assert table_fingerprint(warehouse) == before
+    status, error = query(warehouse, "SELECT status, error FROM ops.source_runs ORDER BY run_id DESC LIMIT 1")[0]
+    assert status == "failed" and "equiano.json" in error
+    # the bad payload itself is kept in raw for inspection
+    kept = scalar(warehouse, """SELECT length(b.body) FROM raw.http_responses r JOIN raw.bodies b USING (sha256)
+                                 WHERE r.url LIKE '%%/equiano.json' ORDER BY r.response_id DESC LIMIT 1""")
+    assert kept == 60
+
+
+def test_missing_cable_file_fails_the_fetch_with_url_and_path(warehouse, replay):
+    replay()
+    load()
+    before = table_fingerprint(warehouse)
+    root = replay(tg.cables_v2(), name="missing")
+    (root / tg.API / "cable" / "2africa.json").unlink()
+    with pytest.raises(ReplayFileMissing, match=r"cable/2africa\.json.*looked for: .*missing/www\.submarinecablemap"):
+        load()
+    assert table_fingerprint(warehouse) == before
+    assert query(warehouse, "SELECT status FROM ops.source_runs ORDER BY run_id DESC LIMIT 1") == [("failed",)]
+
+
+def test_source_without_replay_recordings_is_skipped(warehouse, tmp_path, monkeypatch):
+    (tmp_path / "elsewhere.example.org").mkdir()
+    monkeypatch.setenv("DSR_REPLAY_DIR", str(tmp_path))
+    summary = load()
+    assert summary.status == "skipped" and "www.submarinecablemap.com" in summary.error
+    assert "skipped" in summary.line()
+
+
+def test_expectations_catch_a_collapsed_source(warehouse, replay):
+    replay()
+    run_id = pipeline.fetch_to_raw("submarine_cables")
+    pipeline.load_from_raw(run_id)
+    # five cables is far below the real map's lower bound of 400
+    with pytest.raises(pipeline.ExpectationFailed, match=r"core.submarine_cables: 5 present rows, expected 400\.\.2000"):
+        pipeline.check_expectations(run_id)
+    details = scalar(warehouse, "SELECT details -> 'expectations' FROM ops.source_runs WHERE run_id = %s", (run_id,))
+    assert details["failed"] and details["passed"]
+
+
+def test_analyst_role_reads_views_only(warehouse, replay):
+    replay()
+    load()
+    import psycopg
+
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("SET ROLE dsr_analyst")
+        assert conn.execute("SELECT count(*) FROM analyst.submarine_cables").fetchone()[0] == 5
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM core.submarine_cables")
+        conn.rollback()
+        conn.execute("SET ROLE dsr_analyst")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM core.submarine_cables")
+
+
+def test_views_and_columns_are_documented(warehouse):
+    undocumented = query(warehouse, """
+        SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c
+          JOIN pg_class t ON t.relname = c.table_name
+          JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = c.table_schema
+         WHERE c.table_schema = 'analyst' AND col_description(t.oid, c.ordinal_position) IS NULL""")
+    assert undocumented == []
+    views_without_comment = query(warehouse, """
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'analyst' AND c.relkind = 'v' AND obj_description(c.oid) IS NULL""")
+    assert views_without_comment == []
+
+
+def test_source_module_declares_its_contract():
+    spec = submarine_cables.SOURCE
+    assert spec.hosts == ("www.submarinecablemap.com",) and "CC BY-NC-SA" in spec.licence
+    assert spec.tables[0].table == "core.submarine_cables" and spec.expectations
