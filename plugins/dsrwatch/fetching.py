@@ -172,8 +172,8 @@ class Fetcher:
         response = self._live(full_url, validators)
         if response.not_modified and self.conditional is not None:
             # The caller still needs the content: reuse the body this 304 confirms.
-            return replace(response, body=self.conditional.previous_body(full_url))
-        if self.record_dir is not None and not response.not_modified:
+            response = replace(response, body=self.conditional.previous_body(full_url))
+        if self.record_dir is not None and (response.body or not response.not_modified):
             target = self.record_dir / url_to_relative_path(full_url)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(response.body)
@@ -222,7 +222,7 @@ class Fetcher:
             self._wait_for_host(host)
             try:
                 answer = self.session.get(url, headers=headers, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except requests.RequestException as exc:  # timeouts, resets, bodies cut short
                 problem = f"{type(exc).__name__}: {exc}"
                 wait = None
             else:

@@ -99,7 +99,12 @@ class ScriptedHTTPServer:
     def start(self) -> ScriptedHTTPServer:
         self._httpd = _Server((LOOPBACK, 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="scripted-http",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -160,5 +165,7 @@ class ScriptedHTTPServer:
         with self._lock:
             queue = self._scripts.get(raw_path) or self._scripts.get(urllib.parse.urlsplit(raw_path).path)
             if queue is None:
-                return Answer(404, {"Content-Type": "text/plain"}, f"nothing scripted for {raw_path}".encode())
+                return Answer(
+                    404, {"Content-Type": "text/plain"}, f"nothing scripted for {raw_path}".encode()
+                )
             return queue.popleft() if len(queue) > 1 else queue[0]

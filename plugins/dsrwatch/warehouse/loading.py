@@ -10,7 +10,6 @@ analyst views show the source's latest successful fetch for rows still present.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,33 +70,6 @@ class MergeCounts:
         return self.added + self.modified + self.removed + self.restored
 
 
-def content_hash(values: Sequence[object]) -> str:
-    """Stable hash of a row's value columns (repr keeps None, numbers and text apart)."""
-    return hashlib.md5(repr(tuple(values)).encode(), usedforsecurity=False).hexdigest()
-
-
-def _with_hashes(spec: EntityTable, rows: Iterable[Sequence[object]]) -> list[tuple]:
-    width = len(spec.all_columns)
-    n_key = len(spec.key)
-    seen: set[tuple] = set()
-    out: list[tuple] = []
-    duplicates: list[tuple] = []
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"{spec.table}: row has {len(row)} values, expected {width} ({spec.all_columns})")
-        key = tuple(row[:n_key])
-        if key in seen:
-            duplicates.append(key)
-            continue
-        seen.add(key)
-        out.append((*row, content_hash(row[n_key:])))
-    if duplicates:
-        raise DuplicateKeyError(
-            f"{spec.table}: {len(duplicates)} duplicate keys {spec.key} in one batch, e.g. {duplicates[:3]}"
-        )
-    return out
-
-
 def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """COPY rows into ``table``; returns the number written."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
@@ -110,21 +82,31 @@ def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str]
 
 
 def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Identifier | None) -> sql.Composed:
-    """The one merge statement; rows leave when absent from staging, or, for an incremental
-    batch (``deleted`` given), when listed in the ``deleted`` staging table."""
+    """The one merge statement.
+
+    ``diff`` keeps only staged rows that are new, changed (hash differs) or coming back, so an
+    unchanged row costs one hash-join probe and no write. Rows leave when absent from staging,
+    or, for an incremental batch (``deleted`` given), when listed in the ``deleted`` table.
+    """
     ident = sql.Identifier
     target = spec.identifier()
     key_cols = sql.SQL(", ").join(map(ident, spec.key))
-    value_cols = [*spec.columns, "content_hash"]
-    insert_cols = sql.SQL(", ").join(map(ident, [*spec.all_columns, "content_hash"]))
-    set_values = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(ident(c)) for c in value_cols)
+    all_cols = sql.SQL(", ").join(map(ident, spec.all_columns))
+    value_row = (
+        sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in spec.columns))
+        if spec.columns
+        else sql.SQL("ROW(NULL)")
+    )
+    set_values = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(ident(c)) for c in [*spec.columns, "content_hash"]
+    )
     key_match = sql.SQL(" AND ").join(sql.SQL("s.{0} = t.{0}").format(ident(k)) for k in spec.key)
-    entity_key = sql.SQL("concat_ws('|', {})").format(
-        sql.SQL(", ").join(sql.SQL("u.{}::text").format(ident(k)) for k in spec.key)
-    )
-    removed_key = sql.SQL("concat_ws('|', {})").format(
-        sql.SQL(", ").join(sql.SQL("r.{}::text").format(ident(k)) for k in spec.key)
-    )
+
+    def key_text(alias: str) -> sql.Composable:
+        return sql.SQL("concat_ws('|', {})").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}::text").format(ident(alias), ident(k)) for k in spec.key)
+        )
+
     tracking = sql.SQL(", ").join(map(sql.Literal, TRACKING_COLUMNS))
     if deleted is not None:
         leaves = sql.SQL("EXISTS (SELECT 1 FROM {deleted} s WHERE {key_match})").format(
@@ -146,61 +128,66 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
         ).format(target=target, leaves=leaves)
         removed_rows = sql.SQL(
             """UNION ALL
-            SELECT %(run_id)s, %(source)s, %(table)s, {removed_key}, 'removed', NULL::jsonb, %(now)s FROM removed r"""
-        ).format(removed_key=removed_key)
+            SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'removed', NULL::jsonb, %(now)s FROM removed r"""
+        ).format(key=key_text("r"))
     else:
         removed_cte = sql.SQL("")
         removed_rows = sql.SQL("")
     return sql.SQL(
         """
-        WITH before AS (
-            SELECT {key_cols}, to_jsonb(t) AS old_row, t.removed_at IS NOT NULL AS was_removed
-              FROM {target} t JOIN {staging} s USING ({key_cols})
-             WHERE t.content_hash <> s.content_hash OR t.removed_at IS NOT NULL
+        WITH diff AS (
+            SELECT s.*, md5({value_row}::text) AS content_hash,
+                   t.content_hash IS NULL AS is_new, t.removed_at IS NOT NULL AS was_removed,
+                   CASE WHEN t.content_hash IS NOT NULL THEN to_jsonb(t) END AS old_row
+              FROM {staging} s LEFT JOIN {target} t USING ({key_cols})
+             WHERE t.content_hash IS NULL OR t.removed_at IS NOT NULL OR t.content_hash <> md5({value_row}::text)
         ), upserted AS (
-            INSERT INTO {target} AS t ({insert_cols}, first_seen_at, last_seen_at, last_changed_at)
-            SELECT {insert_cols}, %(now)s, %(now)s, %(now)s FROM {staging}
+            INSERT INTO {target} AS t ({all_cols}, content_hash, first_seen_at, last_seen_at, last_changed_at)
+            SELECT {all_cols}, content_hash, %(now)s, %(now)s, %(now)s FROM diff
             ON CONFLICT ({key_cols}) DO UPDATE
                SET {set_values}, last_seen_at = EXCLUDED.last_seen_at,
                    last_changed_at = EXCLUDED.last_changed_at, removed_at = NULL
-             WHERE t.content_hash <> EXCLUDED.content_hash OR t.removed_at IS NOT NULL
-            RETURNING t.*
         ){removed_cte}, history AS (
             INSERT INTO core.entity_changes
                    (run_id, source, entity_table, entity_key, change, changed_columns, changed_at)
-            SELECT %(run_id)s, %(source)s, %(table)s, {entity_key},
-                   CASE WHEN b.old_row IS NULL THEN 'added' WHEN b.was_removed THEN 'restored' ELSE 'modified' END,
-                   CASE WHEN b.old_row IS NULL THEN NULL ELSE (
+            SELECT %(run_id)s, %(source)s, %(table)s, {diff_key},
+                   CASE WHEN d.is_new THEN 'added' WHEN d.was_removed THEN 'restored' ELSE 'modified' END,
+                   CASE WHEN d.is_new THEN NULL ELSE (
                        SELECT jsonb_object_agg(n.key, jsonb_build_array(o.value, n.value))
-                         FROM jsonb_each(to_jsonb(u)) n JOIN jsonb_each(b.old_row) o USING (key)
+                         FROM jsonb_each(to_jsonb(d)) n JOIN jsonb_each(d.old_row) o USING (key)
                         WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ({tracking})
                    ) END,
                    %(now)s
-              FROM upserted u LEFT JOIN before b USING ({key_cols})
+              FROM diff d
             {removed_rows}
             RETURNING change
         )
         SELECT change, count(*) FROM history GROUP BY change
         """
     ).format(
-        key_cols=key_cols,
-        target=target,
+        value_row=value_row,
         staging=staging,
-        insert_cols=insert_cols,
+        target=target,
+        key_cols=key_cols,
+        all_cols=all_cols,
         set_values=set_values,
         removed_cte=removed_cte,
-        entity_key=entity_key,
+        diff_key=key_text("d"),
         tracking=tracking,
         removed_rows=removed_rows,
     )
 
 
 def _create_staging(cur: psycopg.Cursor, staging: sql.Identifier, spec: EntityTable, columns: Sequence[str]) -> None:
+    """A temp table (no WAL) of the target's column types; its primary key rejects duplicate keys."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     cur.execute(
         sql.SQL("CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {target} WITH NO DATA").format(
-            staging=staging, cols=sql.SQL(", ").join(map(sql.Identifier, columns)), target=spec.identifier()
+            staging=staging, cols=cols, target=spec.identifier()
         )
     )
+    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(staging, key))
 
 
 def merge_rows(
@@ -220,12 +207,14 @@ def merge_rows(
     tracks removal; an incremental batch removes exactly ``deleted_keys``.
     Runs inside the caller's transaction, so a failure anywhere rolls back every table.
     """
-    hashed = _with_hashes(spec, rows)
     staging = sql.Identifier(f"stage_{spec.short_name}")
     deleted = sql.Identifier(f"stage_{spec.short_name}_deleted") if deleted_keys is not None else None
     with conn.cursor() as cur:
-        _create_staging(cur, staging, spec, [*spec.all_columns, "content_hash"])
-        copy_rows(cur, staging, [*spec.all_columns, "content_hash"], hashed)
+        _create_staging(cur, staging, spec, spec.all_columns)
+        try:
+            copy_rows(cur, staging, spec.all_columns, rows)
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKeyError(f"{spec.table}: the batch holds a key twice: {exc.diag.message_detail}") from exc
         cur.execute(sql.SQL("ANALYZE {}").format(staging))
         if deleted is not None:
             _create_staging(cur, deleted, spec, spec.key)

@@ -1,0 +1,151 @@
+"""DSR Watch benchmark: the cable pipeline at N x the real TeleGeography snapshot.
+
+Every figure is also given as a ratio against a baseline measured in the same run: a bare COPY
+of the same normalised rows into plain tables of the same columns (no keys, no merge).
+
+    make bench                          # 100x, needs ../shared/public-data
+    make bench BENCH_ARGS="--scale 10"  # quicker
+
+Results are printed and written to bench/out/benchmark.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from dsrwatch.sources import submarine_cables as sc  # noqa: E402
+from dsrwatch.warehouse import ensure_schema  # noqa: E402
+from dsrwatch.warehouse.loading import copy_rows  # noqa: E402
+from dsrwatch.warehouse.raw import RawPayload  # noqa: E402
+
+SNAPSHOT = ROOT.parent / "shared" / "public-data" / "telegeography-2022-11-10"
+API_DIR = SNAPSHOT / "www.submarinecablemap.com" / "api" / "v3"
+
+
+def scaled_payloads(scale: int) -> list[RawPayload]:
+    """The real snapshot copied ``scale`` times with suffixed cable and landing-point ids."""
+    index = json.loads((API_DIR / "cable" / "all.json").read_text())
+    cables = [json.loads((API_DIR / "cable" / f"{c['id']}.json").read_text()) for c in index]
+    geo = json.loads((API_DIR / "landing-point" / "landing-point-geo.json").read_text())
+    out_index, payloads, features = [], [], []
+    for copy_no in range(scale):
+        suffix = f"-x{copy_no}"
+        for cable in cables:
+            doc = dict(cable, id=cable["id"] + suffix)
+            doc["landing_points"] = [dict(lp, id=lp["id"] + suffix) for lp in cable["landing_points"]]
+            out_index.append({"id": doc["id"], "name": doc["name"]})
+            payloads.append(RawPayload(sc.cable_url(doc["id"]), json.dumps(doc).encode()))
+        for feature in geo["features"]:
+            props = dict(feature["properties"], id=feature["properties"]["id"] + suffix)
+            features.append({**feature, "properties": props})
+    payloads.insert(0, RawPayload(sc.CABLE_INDEX_URL, json.dumps(out_index).encode()))
+    payloads.append(RawPayload(sc.LANDING_POINT_GEO_URL, json.dumps({**geo, "features": features}).encode()))
+    return payloads
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = psycopg.conninfo.conninfo_to_dict(admin_url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def bare_copy_seconds(url: str, batch) -> float:
+    """Baseline: COPY the same rows into plain tables of the same columns (no key, no merge)."""
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        for spec in sc.SOURCE.tables:
+            cols = spec.all_columns
+            cur.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
+                    sql.Identifier(f"baseline_{spec.short_name}"), sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    spec.identifier(),
+                )
+            )
+        conn.commit()
+        started = time.perf_counter()
+        for spec in sc.SOURCE.tables:
+            copy_rows(cur, sql.Identifier(f"baseline_{spec.short_name}"), spec.all_columns, batch.rows[spec.table])
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def timed_load(url: str, batch, previous_seen) -> tuple[float, dict]:
+    from dsrwatch.pipeline import apply_batch
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        run_id = conn.execute(
+            "INSERT INTO ops.source_runs (source, fetch_mode) VALUES ('submarine_cables', 'bench') RETURNING run_id"
+        ).fetchone()[0]
+        started = time.perf_counter()
+        with conn.transaction():
+            counts = apply_batch(conn, sc.SOURCE, batch, run_id, previous_seen)
+        seconds = time.perf_counter() - started
+        written = conn.execute(
+            "SELECT count(*) FROM core.entity_changes WHERE run_id = %s", (run_id,)
+        ).fetchone()[0]
+        conn.execute("UPDATE ops.source_runs SET status='succeeded', fetched_at=now() WHERE run_id=%s", (run_id,))
+    return seconds, {"primary": counts.__dict__, "history_rows_written": written}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=100)
+    parser.add_argument("--admin-url", default=os.environ.get("DSR_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    if not API_DIR.exists():
+        print(f"benchmark needs the real snapshot at {SNAPSHOT}", file=sys.stderr)
+        return 2
+    results: dict = {"scale": args.scale, "when": datetime.now(UTC).isoformat()}
+
+    t = time.perf_counter()
+    payloads = scaled_payloads(args.scale)
+    results["build_payloads_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    batch = sc.parse(payloads)
+    results["parse_s"] = time.perf_counter() - t
+    results["rows"] = {k: len(v) for k, v in batch.rows.items()}
+    results["rows_total"] = sum(results["rows"].values())
+    del payloads
+
+    url = fresh_database(args.admin_url, "dsr_bench")
+    ensure_schema(url)
+    results["bare_copy_s"] = bare_copy_seconds(url, batch)
+    results["full_load_s"], results["full_load_counts"] = timed_load(url, batch, None)
+    results["rerun_s"], results["rerun_counts"] = timed_load(url, batch, datetime.now(UTC))
+    results["parse_plus_load_s"] = results["parse_s"] + results["full_load_s"]
+    results["ratios"] = {
+        "full_load_vs_bare_copy": results["full_load_s"] / results["bare_copy_s"],
+        "rerun_vs_full_load": results["rerun_s"] / results["full_load_s"],
+        "parse_plus_load_vs_bare_copy": results["parse_plus_load_s"] / results["bare_copy_s"],
+    }
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(results, indent=2, default=str))
+    r = results
+    print(f"scale {r['scale']}x: {r['rows_total']:,} rows {r['rows']}")
+    print(f"  parse                      {r['parse_s']:7.2f} s")
+    print(f"  bare COPY (baseline)       {r['bare_copy_s']:7.2f} s   1.00x")
+    print(f"  merge load, empty target   {r['full_load_s']:7.2f} s   {r['ratios']['full_load_vs_bare_copy']:.2f}x bare COPY")
+    print(f"  no-change rerun            {r['rerun_s']:7.2f} s   {r['ratios']['rerun_vs_full_load']:.1%} of full load, "
+          f"{r['rerun_counts']['history_rows_written']} rows written")
+    print(f"  parse + load               {r['parse_plus_load_s']:7.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
