@@ -20,9 +20,9 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import requests
 

@@ -77,9 +77,11 @@ CREATE INDEX http_responses_url_idx ON raw.http_responses (url, response_id DESC
 COMMENT ON TABLE raw.http_responses IS 'Every fetch with its provenance; a 304 points at the body it confirmed.';
 
 -- core: change history shared by every entity table -----------------------------------------
+-- No foreign key on run_id and a BRIN index: a baseline load writes one row per entity, and a
+-- per-row FK trigger or a second B-tree would double its cost. run_id only ever grows.
 CREATE TABLE core.entity_changes (
-    change_id       bigserial PRIMARY KEY,
-    run_id          bigint NOT NULL REFERENCES ops.source_runs,
+    change_id       bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000) PRIMARY KEY,
+    run_id          bigint NOT NULL,
     source          text NOT NULL,
     entity_table    text NOT NULL,
     entity_key      text NOT NULL,
@@ -88,17 +90,18 @@ CREATE TABLE core.entity_changes (
     changed_at      timestamptz NOT NULL
 );
 CREATE INDEX entity_changes_entity_idx ON core.entity_changes (entity_table, entity_key);
-CREATE INDEX entity_changes_run_idx ON core.entity_changes (run_id);
+CREATE INDEX entity_changes_run_idx ON core.entity_changes USING brin (run_id);
 COMMENT ON TABLE core.entity_changes IS 'History of every added, modified, removed or restored entity; changed_columns holds {column: [old, new]}.';
 
 -- core: organisations (shared by all sources) -----------------------------------------------
 CREATE TABLE core.organisations (
     organisation_id text PRIMARY KEY,
     name            text NOT NULL,
-    content_hash    text NOT NULL,
-    first_seen_at   timestamptz NOT NULL,
-    last_seen_at    timestamptz NOT NULL,
-    last_changed_at timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(name))::uuid) STORED,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_changed_at timestamptz NOT NULL DEFAULT now(),
     removed_at      timestamptz
 );
 COMMENT ON TABLE core.organisations IS 'One canonical row per real organisation; names in sources map here through core.organisation_aliases.';
@@ -108,10 +111,11 @@ CREATE TABLE core.organisation_aliases (
     organisation_id text NOT NULL REFERENCES core.organisations,
     match_method    text NOT NULL,
     match_score     numeric,
-    content_hash    text NOT NULL,
-    first_seen_at   timestamptz NOT NULL,
-    last_seen_at    timestamptz NOT NULL,
-    last_changed_at timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(organisation_id) || '|' || quote_nullable(match_method) || '|' || quote_nullable(match_score::text))::uuid) STORED,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_changed_at timestamptz NOT NULL DEFAULT now(),
     removed_at      timestamptz
 );
 COMMENT ON TABLE core.organisation_aliases IS 'Each spelling seen in a source and the organisation it resolves to, with how it was matched.';
@@ -126,10 +130,11 @@ CREATE TABLE core.submarine_cables (
     is_planned      boolean,
     url             text,
     notes           text,
-    content_hash    text NOT NULL,
-    first_seen_at   timestamptz NOT NULL,
-    last_seen_at    timestamptz NOT NULL,
-    last_changed_at timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(name) || '|' || quote_nullable(length_km::text) || '|' || quote_nullable(rfs) || '|' || quote_nullable(rfs_year::text) || '|' || quote_nullable(is_planned::text) || '|' || quote_nullable(url) || '|' || quote_nullable(notes))::uuid) STORED,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_changed_at timestamptz NOT NULL DEFAULT now(),
     removed_at      timestamptz
 );
 
@@ -141,38 +146,39 @@ CREATE TABLE core.landing_points (
     latitude        double precision,
     longitude       double precision,
     is_tbd          boolean,
-    content_hash    text NOT NULL,
-    first_seen_at   timestamptz NOT NULL,
-    last_seen_at    timestamptz NOT NULL,
-    last_changed_at timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(name) || '|' || quote_nullable(country_name) || '|' || quote_nullable(country_iso3::text) || '|' || quote_nullable(latitude::text) || '|' || quote_nullable(longitude::text) || '|' || quote_nullable(is_tbd::text))::uuid) STORED,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_changed_at timestamptz NOT NULL DEFAULT now(),
     removed_at      timestamptz
 );
 
 CREATE TABLE core.cable_landing_points (
     cable_id         text NOT NULL,
     landing_point_id text NOT NULL,
-    content_hash     text NOT NULL,
-    first_seen_at    timestamptz NOT NULL,
-    last_seen_at     timestamptz NOT NULL,
-    last_changed_at  timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5('')::uuid) STORED,
+    first_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_seen_at     timestamptz NOT NULL DEFAULT now(),
+    last_changed_at  timestamptz NOT NULL DEFAULT now(),
     removed_at       timestamptz,
     PRIMARY KEY (cable_id, landing_point_id)
 );
-CREATE INDEX cable_landing_points_lp_idx ON core.cable_landing_points (landing_point_id);
 
 CREATE TABLE core.cable_parties (
     cable_id        text NOT NULL,
     role            text NOT NULL CHECK (role IN ('owner', 'supplier')),
     organisation_id text NOT NULL,
     source_name     text NOT NULL,
-    content_hash    text NOT NULL,
-    first_seen_at   timestamptz NOT NULL,
-    last_seen_at    timestamptz NOT NULL,
-    last_changed_at timestamptz NOT NULL,
+    -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(source_name))::uuid) STORED,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    last_changed_at timestamptz NOT NULL DEFAULT now(),
     removed_at      timestamptz,
     PRIMARY KEY (cable_id, role, organisation_id)
 );
-CREATE INDEX cable_parties_org_idx ON core.cable_parties (organisation_id);
 
 -- Analysts: a role with read access to the analyst views only. NOLOGIN: grant it to people.
 DO $$

@@ -1,12 +1,12 @@
 """Replay hand-made TeleGeography directories into a real PostgreSQL warehouse."""
 
 import pytest
-from helpers import telegeography as tg
-from helpers.db import query, scalar, table_fingerprint
 
 from dsrwatch import pipeline
 from dsrwatch.fetching import ReplayFileMissing
 from dsrwatch.sources import submarine_cables
+from helpers import telegeography as tg
+from helpers.db import query, scalar, table_fingerprint
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,9 @@ def test_replay_fills_the_analyst_views(warehouse, replay):
     assert hmn and "HMN Tech" in hmn[0][0]
     # provenance: every payload is in raw with its sha256 and replay path
     assert scalar(warehouse, "SELECT count(*) FROM raw.http_responses WHERE replayed_from IS NOT NULL") == 7
-    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes WHERE entity_table = 'core.submarine_cables'") == 5
+    # the baseline writes no per-entity history: every row's first_seen_at and the run's is_baseline say it
+    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes") == 0
+    assert scalar(warehouse, "SELECT count(DISTINCT first_seen_at) FROM core.submarine_cables") == 1
     # last_seen_at for present rows is the latest fetch
     assert scalar(warehouse, "SELECT count(*) FROM analyst.submarine_cables WHERE last_seen_at IS NULL") == 0
 
@@ -169,3 +171,25 @@ def test_source_module_declares_its_contract():
     spec = submarine_cables.SOURCE
     assert spec.hosts == ("www.submarinecablemap.com",) and "CC BY-NC-SA" in spec.licence
     assert spec.tables[0].table == "core.submarine_cables" and spec.expectations
+
+
+def test_duplicate_keys_in_a_batch_are_a_clear_error(warehouse):
+    import psycopg
+
+    from dsrwatch.warehouse.loading import DuplicateKeyError, merge_rows
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        run_id = conn.execute("INSERT INTO ops.source_runs (source, fetch_mode) VALUES ('t', 'test') RETURNING run_id").fetchone()[0]
+        rows = [("a", "A", None, None, None, None, None, None), ("a", "A2", None, None, None, None, None, None)]
+        # empty table: the COPY fast path's primary key catches it
+        with pytest.raises(DuplicateKeyError, match=r"core.submarine_cables: .*more than once.*\(source_id\)=\(a\)"):
+            with conn.transaction():
+                merge_rows(conn, submarine_cables.CABLES, rows, run_id=run_id, source="t", previous_seen=None)
+        assert scalar(warehouse, "SELECT count(*) FROM core.submarine_cables") == 0
+        # non-empty table: the merge's ON CONFLICT catches it
+        with conn.transaction():
+            merge_rows(conn, submarine_cables.CABLES, rows[:1], run_id=run_id, source="t", previous_seen=None)
+        with pytest.raises(DuplicateKeyError, match=r"more than once.*\('a', 2\)"):
+            with conn.transaction():
+                merge_rows(conn, submarine_cables.CABLES, rows, run_id=run_id, source="t", previous_seen=None)
+    assert scalar(warehouse, "SELECT name FROM core.submarine_cables") == "A"

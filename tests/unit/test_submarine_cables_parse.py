@@ -3,12 +3,12 @@
 import json
 
 import pytest
-from helpers import telegeography as tg
 
 from dsrwatch.normalise.organisations import OrganisationResolver, RegistryOrganisation
 from dsrwatch.sources import submarine_cables as sc
 from dsrwatch.sources.base import SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
+from helpers import telegeography as tg
 
 REGISTRY = [RegistryOrganisation("hmn-technologies", "HMN Technologies Co., Ltd.", ("HMN Tech", "Huawei Marine Networks"))]
 

@@ -13,6 +13,7 @@ import urllib.parse
 from functools import cache
 
 import psycopg
+import psycopg.sql
 
 from dsrwatch import config
 
@@ -39,10 +40,10 @@ def _embedded_url() -> str:
     folder = config.data_dir() / "warehouse"
     folder.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(folder, cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
-        log.info("created the embedded warehouse database in %s", folder)
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone():
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(EMBEDDED_DATABASE)))
+            log.info("created the embedded warehouse database in %s", folder)
     socket_dir = urllib.parse.quote(str(folder), safe="")
     return f"postgresql://postgres:@/{EMBEDDED_DATABASE}?host={socket_dir}"
 

@@ -10,13 +10,16 @@ analyst views show the source's latest successful fetch for rows still present.
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
+
+log = logging.getLogger(__name__)
 
 TRACKING_COLUMNS = ("content_hash", "first_seen_at", "last_seen_at", "last_changed_at", "removed_at")
 
@@ -92,14 +95,9 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
     target = spec.identifier()
     key_cols = sql.SQL(", ").join(map(ident, spec.key))
     all_cols = sql.SQL(", ").join(map(ident, spec.all_columns))
-    value_row = (
-        sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in spec.columns))
-        if spec.columns
-        else sql.SQL("ROW(NULL)")
-    )
-    set_values = sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(ident(c)) for c in [*spec.columns, "content_hash"]
-    )
+    # content_hash is a generated column: PostgreSQL recomputes it from the new values.
+    set_values = sql.SQL("").join(sql.SQL("{0} = EXCLUDED.{0}, ").format(ident(c)) for c in spec.columns)
+    s_cols = sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in spec.all_columns)
     key_match = sql.SQL(" AND ").join(sql.SQL("s.{0} = t.{0}").format(ident(k)) for k in spec.key)
 
     def key_text(alias: str) -> sql.Composable:
@@ -120,32 +118,34 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
         removed_cte = sql.SQL(
             """, removed AS (
                 UPDATE {target} t
-                   SET removed_at = %(now)s, last_changed_at = %(now)s,
+                   SET removed_at = now(), last_changed_at = now(),
                        last_seen_at = coalesce(%(previous_seen)s, t.last_seen_at)
                  WHERE t.removed_at IS NULL AND {leaves}
                 RETURNING t.*
             )"""
         ).format(target=target, leaves=leaves)
+        removed_count = sql.SQL("(SELECT count(*) FROM removed)")
         removed_rows = sql.SQL(
             """UNION ALL
-            SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'removed', NULL::jsonb, %(now)s FROM removed r"""
+            SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'removed', NULL::jsonb, now() FROM removed r"""
         ).format(key=key_text("r"))
     else:
         removed_cte = sql.SQL("")
         removed_rows = sql.SQL("")
+        removed_count = sql.SQL("0")
     return sql.SQL(
         """
         WITH diff AS (
-            SELECT s.*, md5({value_row}::text) AS content_hash,
+            SELECT {s_cols}, s.content_hash,
                    t.content_hash IS NULL AS is_new, t.removed_at IS NOT NULL AS was_removed,
                    CASE WHEN t.content_hash IS NOT NULL THEN to_jsonb(t) END AS old_row
               FROM {staging} s LEFT JOIN {target} t USING ({key_cols})
-             WHERE t.content_hash IS NULL OR t.removed_at IS NOT NULL OR t.content_hash <> md5({value_row}::text)
+             WHERE t.content_hash IS NULL OR t.removed_at IS NOT NULL OR t.content_hash <> s.content_hash
         ), upserted AS (
-            INSERT INTO {target} AS t ({all_cols}, content_hash, first_seen_at, last_seen_at, last_changed_at)
-            SELECT {all_cols}, content_hash, %(now)s, %(now)s, %(now)s FROM diff
+            INSERT INTO {target} AS t ({all_cols}, first_seen_at, last_seen_at, last_changed_at)
+            SELECT {all_cols}, now(), now(), now() FROM diff
             ON CONFLICT ({key_cols}) DO UPDATE
-               SET {set_values}, last_seen_at = EXCLUDED.last_seen_at,
+               SET {set_values}last_seen_at = EXCLUDED.last_seen_at,
                    last_changed_at = EXCLUDED.last_changed_at, removed_at = NULL
         ){removed_cte}, history AS (
             INSERT INTO core.entity_changes
@@ -157,15 +157,17 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
                          FROM jsonb_each(to_jsonb(d)) n JOIN jsonb_each(d.old_row) o USING (key)
                         WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ({tracking})
                    ) END,
-                   %(now)s
+                   now()
               FROM diff d
+             WHERE %(record_added)s OR NOT d.is_new
             {removed_rows}
-            RETURNING change
         )
-        SELECT change, count(*) FROM history GROUP BY change
+        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new AND NOT was_removed),
+               count(*) FILTER (WHERE was_removed), {removed_count}
+          FROM diff
         """
     ).format(
-        value_row=value_row,
+        s_cols=s_cols,
         staging=staging,
         target=target,
         key_cols=key_cols,
@@ -175,19 +177,67 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
         diff_key=key_text("d"),
         tracking=tracking,
         removed_rows=removed_rows,
+        removed_count=removed_count,
     )
 
 
-def _create_staging(cur: psycopg.Cursor, staging: sql.Identifier, spec: EntityTable, columns: Sequence[str]) -> None:
-    """A temp table (no WAL) of the target's column types; its primary key rejects duplicate keys."""
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+def _create_staging(cur: psycopg.Cursor, staging: sql.Identifier, spec: EntityTable) -> None:
+    """A temp table (no WAL, no index) shaped like the target, computing the same content_hash."""
     cur.execute(
-        sql.SQL("CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {target} WITH NO DATA").format(
-            staging=staging, cols=cols, target=spec.identifier()
+        sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING GENERATED) ON COMMIT DROP").format(
+            staging, spec.identifier()
         )
     )
+
+
+def _create_key_list(cur: psycopg.Cursor, table: sql.Identifier, spec: EntityTable) -> None:
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, spec.key)), spec.identifier()
+        )
+    )
+
+
+def _copy_into_empty_target(
+    conn: psycopg.Connection, spec: EntityTable, rows: Iterable[Sequence[object]], record_added: bool, **params
+) -> MergeCounts:
+    """First load of an empty table: nothing to compare with, so COPY straight into it.
+
+    The same rows as the merge would insert, with the same generated hash and now() stamps; a
+    duplicate key fails on the primary key. History rows only if this is not the baseline.
+    """
+    with conn.cursor() as cur:
+        try:
+            with conn.transaction():
+                added = copy_rows(cur, spec.identifier(), spec.all_columns, rows)
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKeyError(
+                f"{spec.table}: the batch holds a key more than once (a parser bug): {exc.diag.message_detail}"
+            ) from exc
+        if record_added:
+            key = sql.SQL("concat_ws('|', {})").format(
+                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.key)
+            )
+            cur.execute(
+                sql.SQL(
+                    """INSERT INTO core.entity_changes
+                              (run_id, source, entity_table, entity_key, change, changed_columns, changed_at)
+                       SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'added', NULL, now() FROM {target}"""
+                ).format(key=key, target=spec.identifier()),
+                {**params, "table": spec.table},
+            )
+    return MergeCounts(added=added)
+
+
+
+def _duplicate_keys(cur: psycopg.Cursor, staging: sql.Identifier, spec: EntityTable) -> list[tuple]:
     key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-    cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(staging, key))
+    cur.execute(
+        sql.SQL("SELECT {key}, count(*) FROM {staging} GROUP BY {key} HAVING count(*) > 1 LIMIT 3").format(
+            key=key, staging=staging
+        )
+    )
+    return cur.fetchall()
 
 
 def merge_rows(
@@ -197,36 +247,53 @@ def merge_rows(
     *,
     run_id: int,
     source: str,
-    now: datetime,
     previous_seen: datetime | None,
     deleted_keys: Sequence[Sequence[object]] | None = None,
+    record_added: bool = True,
 ) -> MergeCounts:
     """COPY ``rows`` (key columns then value columns) into staging and merge them into the table.
 
     A complete batch (``deleted_keys`` None) removes rows it does not contain, if the table
-    tracks removal; an incremental batch removes exactly ``deleted_keys``.
+    tracks removal; an incremental batch removes exactly ``deleted_keys``. ``record_added`` False
+    (a source's baseline load) writes no history row per added entity: everything is new then,
+    and ``first_seen_at`` with the run's ``is_baseline`` already say so.
     Runs inside the caller's transaction, so a failure anywhere rolls back every table.
     """
     staging = sql.Identifier(f"stage_{spec.short_name}")
     deleted = sql.Identifier(f"stage_{spec.short_name}_deleted") if deleted_keys is not None else None
+    started = time.perf_counter()
     with conn.cursor() as cur:
-        _create_staging(cur, staging, spec, spec.all_columns)
-        try:
-            copy_rows(cur, staging, spec.all_columns, rows)
-        except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateKeyError(f"{spec.table}: the batch holds a key twice: {exc.diag.message_detail}") from exc
-        cur.execute(sql.SQL("ANALYZE {}").format(staging))
+        cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(spec.identifier()))
+        target_is_empty = cur.fetchone()[0]
+    if target_is_empty and deleted_keys is None:
+        counts = _copy_into_empty_target(conn, spec, rows, record_added, run_id=run_id, source=source)
+        log.info("copied %s into the empty table: %d rows in %.2fs", spec.table, counts.added,
+                 time.perf_counter() - started)  # fmt: skip
+        return counts
+    with conn.cursor() as cur:
+        _create_staging(cur, staging, spec)
+        staged = copy_rows(cur, staging, spec.all_columns, rows)
+        # Checked explicitly: a duplicate whose first copy is unchanged would slip past ON CONFLICT.
+        duplicates = _duplicate_keys(cur, staging, spec)
+        if duplicates:
+            raise DuplicateKeyError(f"{spec.table}: the batch holds keys {spec.key} more than once (a parser bug), "
+                                    f"e.g. {duplicates}")  # fmt: skip
+        copied = time.perf_counter()
         if deleted is not None:
-            _create_staging(cur, deleted, spec, spec.key)
+            _create_key_list(cur, deleted, spec)
             copy_rows(cur, deleted, spec.key, deleted_keys)
         cur.execute(
             _merge_statement(spec, staging, deleted),
-            {"now": now, "previous_seen": previous_seen, "run_id": run_id, "source": source, "table": spec.table},
-        )
-        changes = Counter(dict(cur.fetchall()))
+            {"previous_seen": previous_seen, "run_id": run_id, "source": source,
+             "table": spec.table, "record_added": record_added},
+        )  # fmt: skip
+        added, modified, restored, removed = cur.fetchone()
         for table in (staging, deleted):
             if table is not None:
                 cur.execute(sql.SQL("DROP TABLE {}").format(table))
-    return MergeCounts(
-        added=changes["added"], modified=changes["modified"], removed=changes["removed"], restored=changes["restored"]
-    )
+    counts = MergeCounts(added=added, modified=modified, removed=removed, restored=restored)
+    log.info(
+        "merged %s: %d staged, +%d ~%d -%d (restored %d); copy %.2fs, merge %.2fs",
+        spec.table, staged, added, modified, removed, restored, copied - started, time.perf_counter() - copied,
+    )  # fmt: skip
+    return counts
