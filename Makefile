@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 export PYTHONPATH := $(CURDIR)/plugins
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install run test lint bench up down migrate status clean
+.PHONY: install run test lint bench up down migrate status clean psql
 
 install: $(STAMP)
 
@@ -41,10 +41,14 @@ status: install
 
 ## up: airflow standalone with the project's DAGs on http://localhost:8080 (Ctrl-C or `make down`)
 up: install
-	bash scripts/airflow-standalone.sh
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m dsrwatch up
 
 down:
-	bash scripts/airflow-standalone.sh stop
+	$(PY) -m dsrwatch down
 
 clean:
 	rm -rf .airflow outbox bench/out
+
+## psql: a psql shell on the warehouse (the embedded one is started for it)
+psql: install
+	$(PY) -m dsrwatch psql

@@ -114,6 +114,66 @@ def command_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_psql(args: argparse.Namespace) -> int:
+    """psql on the warehouse; for the embedded one this process keeps the server up meanwhile."""
+    import subprocess
+
+    from dsrwatch.warehouse import resolve_url
+
+    return subprocess.call(["psql", resolve_url(), *args.psql_args])
+
+
+def _standalone_pid_file():
+    return config.PROJECT_ROOT / ".airflow" / "standalone.pid"
+
+
+def command_up(args: argparse.Namespace) -> int:
+    """``airflow standalone`` with the project's DAGs, in its own process group (see ``down``)."""
+    import signal
+    import subprocess
+
+    airflow_environment()
+    os.environ.pop("DSR_TASK_RETRIES", None)  # the scheduler keeps the DAGs' retries
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("DSR_LOG_LEVEL", "INFO")
+    process = subprocess.Popen(["airflow", "standalone"], start_new_session=True)
+    _standalone_pid_file().write_text(str(process.pid))
+    print(f"airflow standalone (process group {process.pid}) starting: http://localhost:8080 in ~20 s; "
+          f"the admin password is printed above and in .airflow/simple_auth_manager_passwords.json.generated. "
+          f"Stop with Ctrl-C or `make down`.", flush=True)  # fmt: skip
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        _stop_group(process.pid, signal)
+        return 0
+
+
+def _stop_group(pid: int, signal) -> None:
+    for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(grace * 10):
+            time.sleep(0.1)
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+
+
+def command_down(args: argparse.Namespace) -> int:
+    import signal
+
+    pid_file = _standalone_pid_file()
+    if not pid_file.exists():
+        print("no airflow standalone started by `make up` is running")
+        return 0
+    _stop_group(int(pid_file.read_text()), signal)
+    pid_file.unlink()
+    print("airflow standalone stopped")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dsrwatch", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,7 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=command_run)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema").set_defaults(handler=command_migrate)
     sub.add_parser("status", help="the latest run of each source").set_defaults(handler=command_status)
-    args = parser.parse_args(argv)
+    sub.add_parser("up", help="airflow standalone with the project's DAGs").set_defaults(handler=command_up)
+    sub.add_parser("down", help="stop what `up` started").set_defaults(handler=command_down)
+    psql = sub.add_parser("psql", help="open psql on the warehouse (starts the embedded one if needed)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    psql.set_defaults(handler=command_psql)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "psql":
+        args.psql_args = [*args.psql_args, *extra]
     logging.basicConfig(level=os.environ.get("DSR_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     return args.handler(args)
 
