@@ -90,7 +90,7 @@ def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
     spec: SourceSpec = module.SOURCE
     ensure_schema()
     with connect(autocommit=True) as conn:
-        fetcher = Fetcher(politeness_delay=spec.politeness_delay)
+        fetcher = Fetcher(politeness_delay=spec.politeness_delay, **spec.fetcher_options)
         run_id = conn.execute(
             "INSERT INTO ops.source_runs (source, fetch_mode, airflow_run_id) VALUES (%s, %s, %s) RETURNING run_id",
             (spec.name, fetcher.mode, airflow_run_id),
@@ -299,7 +299,7 @@ def check_expectations(run_id: int) -> list[str]:
 
 def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[RunSummary]:
     """Summaries of the runs with id >= ``first_run_id`` (the latest per source if asked)."""
-    from dsrwatch.sources import SOURCE_MODULES
+    from dsrwatch.sources import source_names
 
     distinct = "DISTINCT ON (source)" if latest_per_source else ""
     query = f"""
@@ -313,7 +313,7 @@ def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[
     summaries = []
     for row in rows:
         summary = RunSummary(*row[:10], seconds=float(row[10] or 0), error=row[11])
-        if summary.source in SOURCE_MODULES:
+        if summary.source in source_names():
             views = get_source(summary.source).SOURCE.views
             summary.location = f"{', '.join(views)} in {location}"
         summaries.append(summary)

@@ -111,8 +111,9 @@ CREATE TABLE core.organisation_aliases (
     organisation_id text NOT NULL REFERENCES core.organisations,
     match_method    text NOT NULL,
     match_score     numeric,
+    review_candidate text,
     -- hash of the value columns, kept by PostgreSQL itself (the merge compares it)
-    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(organisation_id) || '|' || quote_nullable(match_method) || '|' || quote_nullable(match_score::text))::uuid) STORED,
+    content_hash    uuid GENERATED ALWAYS AS (md5(quote_nullable(organisation_id) || '|' || quote_nullable(match_method) || '|' || quote_nullable(match_score::text) || '|' || quote_nullable(review_candidate))::uuid) STORED,
     first_seen_at   timestamptz NOT NULL DEFAULT now(),
     last_seen_at    timestamptz NOT NULL DEFAULT now(),
     last_changed_at timestamptz NOT NULL DEFAULT now(),

@@ -13,7 +13,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from dsrwatch.normalise.organisations import OrganisationResolver, Resolution
 from dsrwatch.warehouse.loading import EntityTable
+
+# Shared by every source: canonical organisations and each spelling that resolved to one.
+# Several sources write them, so no source may mark one removed (tracks_removal=False).
+ORGANISATIONS = EntityTable("core.organisations", key=("organisation_id",), columns=("name",), tracks_removal=False)
+ORGANISATION_ALIASES = EntityTable(
+    "core.organisation_aliases",
+    key=("alias",),
+    columns=("organisation_id", "match_method", "match_score", "review_candidate"),
+    tracks_removal=False,
+)
 
 
 class SourceFormatError(ValueError):
@@ -69,6 +80,7 @@ class SourceSpec:
     tables: tuple[EntityTable, ...]
     expectations: tuple[RowCountBounds | MaxNullFraction, ...] = ()
     politeness_delay: float = 1.0
+    fetcher_options: dict = field(default_factory=dict)  # e.g. {"backoff_base": 10.0} for strict APIs
     views: tuple[str, ...] = ()
 
     @property
@@ -96,3 +108,28 @@ class ParsedBatch:
     deleted_keys: dict[str, list[tuple]] = field(default_factory=dict)
     cursor: dict | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+class OrganisationCollector:
+    """Resolves the organisation names a parser meets and gathers the organisation/alias rows."""
+
+    def __init__(self, resolver: OrganisationResolver | None = None):
+        if resolver is None:
+            from dsrwatch.reference.registry import default_resolver
+
+            resolver = default_resolver()
+        self.resolver = resolver
+        self._organisations: dict[str, str] = {}
+        self._aliases: dict[str, tuple] = {}
+
+    def resolve(self, name: str) -> Resolution:
+        res = self.resolver.resolve(name)
+        self._organisations.setdefault(res.organisation_id, res.canonical_name)
+        self._aliases.setdefault(name, (name, res.organisation_id, res.method, res.score, res.review_candidate))
+        return res
+
+    def rows(self) -> dict[str, list[tuple]]:
+        return {
+            ORGANISATIONS.table: sorted(self._organisations.items()),
+            ORGANISATION_ALIASES.table: list(self._aliases.values()),
+        }

@@ -18,9 +18,11 @@ from collections.abc import Iterable, Iterator
 from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.normalise.countries import to_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text, split_party_list
-from dsrwatch.reference.registry import default_resolver
 from dsrwatch.sources.base import (
+    ORGANISATION_ALIASES,
+    ORGANISATIONS,
     MaxNullFraction,
+    OrganisationCollector,
     ParsedBatch,
     RowCountBounds,
     SourceFormatError,
@@ -54,13 +56,6 @@ LANDING_POINTS = EntityTable(
     columns=("name", "country_name", "country_iso3", "latitude", "longitude", "is_tbd"),
 )
 CABLE_LANDING_POINTS = EntityTable("core.cable_landing_points", key=("cable_id", "landing_point_id"), columns=())
-ORGANISATIONS = EntityTable("core.organisations", key=("organisation_id",), columns=("name",), tracks_removal=False)
-ORGANISATION_ALIASES = EntityTable(
-    "core.organisation_aliases",
-    key=("alias",),
-    columns=("organisation_id", "match_method", "match_score"),
-    tracks_removal=False,
-)
 CABLE_PARTIES = EntityTable(
     "core.cable_parties", key=("cable_id", "role", "organisation_id"), columns=("source_name",)
 )
@@ -159,7 +154,7 @@ def parse(
     payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None
 ) -> ParsedBatch:
     """Raw payloads of one run -> rows for every cable table."""
-    resolver = resolver or default_resolver()
+    organisations = OrganisationCollector(resolver)
     bodies = {payload.url: payload.body for payload in payloads}
     if CABLE_INDEX_URL not in bodies:
         raise SourceFormatError(f"run has no {CABLE_INDEX_URL}")
@@ -181,8 +176,6 @@ def parse(
 
     warnings: list[str] = []
     cables, links, parties = [], [], {}
-    organisations: dict[str, str] = {}
-    aliases: dict[str, tuple] = {}
     landing: dict[str, dict] = {}
     unknown_countries: set[str] = set()
 
@@ -202,9 +195,7 @@ def parse(
             links.append((cable_id, lp["id"]))
         for role, field in (("owner", "owners"), ("supplier", "suppliers")):
             for name in split_party_list(doc.get(field)):
-                res = resolver.resolve(name)
-                organisations.setdefault(res.organisation_id, res.canonical_name)
-                aliases.setdefault(name, (name, res.organisation_id, res.method, res.score))
+                res = organisations.resolve(name)
                 key = (cable_id, role, res.organisation_id)
                 if key in parties:  # two spellings of one organisation on the same cable
                     parties[key] = (*key, f"{parties[key][3]}; {name}")
@@ -231,8 +222,7 @@ def parse(
     return ParsedBatch(
         rows={
             CABLES.table: cables,
-            ORGANISATIONS.table: sorted(organisations.items()),
-            ORGANISATION_ALIASES.table: list(aliases.values()),
+            **organisations.rows(),
             LANDING_POINTS.table: landing_rows,
             CABLE_LANDING_POINTS.table: sorted(set(links)),
             CABLE_PARTIES.table: list(parties.values()),

@@ -34,12 +34,19 @@ class EntityTable:
 
     ``tracks_removal`` is False for tables shared by several sources (organisations, aliases):
     one source not mentioning a row says nothing about whether it still exists.
+    ``scope_column`` makes a table shareable *with* removal: each source's rows carry its name in
+    that column (which must be part of the key), and a run only removes rows of its own scope.
     """
 
     table: str
     key: tuple[str, ...]
     columns: tuple[str, ...]
     tracks_removal: bool = True
+    scope_column: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scope_column is not None and self.scope_column not in self.key:
+            raise ValueError(f"{self.table}: scope column {self.scope_column!r} must be part of the key")
 
     @property
     def all_columns(self) -> tuple[str, ...]:
@@ -106,6 +113,9 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
         )
 
     tracking = sql.SQL(", ").join(map(sql.Literal, TRACKING_COLUMNS))
+    scope = (
+        sql.SQL(" AND t.{} = %(source)s").format(ident(spec.scope_column)) if spec.scope_column else sql.SQL("")
+    )
     if deleted is not None:
         leaves = sql.SQL("EXISTS (SELECT 1 FROM {deleted} s WHERE {key_match})").format(
             deleted=deleted, key_match=key_match
@@ -120,10 +130,10 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
                 UPDATE {target} t
                    SET removed_at = now(), last_changed_at = now(),
                        last_seen_at = coalesce(%(previous_seen)s, t.last_seen_at)
-                 WHERE t.removed_at IS NULL AND {leaves}
+                 WHERE t.removed_at IS NULL AND {leaves}{scope}
                 RETURNING t.*
             )"""
-        ).format(target=target, leaves=leaves)
+        ).format(target=target, leaves=leaves, scope=scope)
         removed_count = sql.SQL("(SELECT count(*) FROM removed)")
         removed_rows = sql.SQL(
             """UNION ALL
@@ -222,8 +232,15 @@ def _copy_into_empty_target(
                 sql.SQL(
                     """INSERT INTO core.entity_changes
                               (run_id, source, entity_table, entity_key, change, changed_columns, changed_at)
-                       SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'added', NULL, now() FROM {target}"""
-                ).format(key=key, target=spec.identifier()),
+                       SELECT %(run_id)s, %(source)s, %(table)s, {key}, 'added', NULL, now() FROM {target}
+                        WHERE {in_scope}"""
+                ).format(
+                    key=key,
+                    target=spec.identifier(),
+                    in_scope=sql.SQL("{} = %(source)s").format(sql.Identifier(spec.scope_column))
+                    if spec.scope_column
+                    else sql.SQL("true"),
+                ),
                 {**params, "table": spec.table},
             )
     return MergeCounts(added=added)
@@ -263,7 +280,15 @@ def merge_rows(
     deleted = sql.Identifier(f"stage_{spec.short_name}_deleted") if deleted_keys is not None else None
     started = time.perf_counter()
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(spec.identifier()))
+        if spec.scope_column:
+            cur.execute(
+                sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {} = %s)").format(
+                    spec.identifier(), sql.Identifier(spec.scope_column)
+                ),
+                (source,),
+            )
+        else:
+            cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(spec.identifier()))
         target_is_empty = cur.fetchone()[0]
     if target_is_empty and deleted_keys is None:
         counts = _copy_into_empty_target(conn, spec, rows, record_added, run_id=run_id, source=source)

@@ -11,6 +11,8 @@ import hashlib
 import logging
 from pathlib import Path
 
+import psycopg.sql
+
 from dsrwatch import config
 from dsrwatch.warehouse.connection import connect, resolve_url
 
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = config.PROJECT_ROOT / "sql"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VIEW_SCHEMAS = ("analyst", "risk")
 
 
 def run_sql_file(name: str) -> None:
@@ -25,6 +28,15 @@ def run_sql_file(name: str) -> None:
     from alembic import op
 
     op.execute((SQL_DIR / "migrations" / name).read_text())
+
+
+def sql_file_upgrade(name: str):
+    """An Alembic ``upgrade`` that runs one SQL file (what every revision here does)."""
+    return lambda: run_sql_file(name)
+
+
+def no_downgrade() -> None:
+    raise NotImplementedError("the warehouse keeps history; restore from a backup instead")
 
 
 def _upgrade(url: str) -> None:
@@ -57,10 +69,13 @@ def _apply_views(url: str) -> bool:
             return False
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(4477522)")
-            for view_name, in conn.execute(
-                "SELECT table_name FROM information_schema.views WHERE table_schema = 'analyst'"
+            for schema, view_name in conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.views WHERE table_schema = ANY(%s)",
+                (list(VIEW_SCHEMAS),),
             ).fetchall():
-                conn.execute(f'DROP VIEW IF EXISTS analyst."{view_name}" CASCADE')
+                conn.execute(
+                    psycopg.sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(psycopg.sql.Identifier(schema, view_name))
+                )
             for f in files:
                 conn.execute(f.read_text())
             conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA analyst TO dsr_analyst")

@@ -1,16 +1,11 @@
 """Foundation: raw, core, ops and analyst schemas; submarine cables."""
 
-from dsrwatch.warehouse.schema import run_sql_file
+from dsrwatch.warehouse.schema import no_downgrade, sql_file_upgrade
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-
-def upgrade() -> None:
-    run_sql_file("0001_foundation.sql")
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the warehouse keeps history; restore from a backup instead")
+upgrade = sql_file_upgrade("0001_foundation.sql")
+downgrade = no_downgrade
