@@ -34,6 +34,29 @@ def source_asset(source_name: str) -> Asset:
 RISK_FLAGS_ASSET = Asset(name="dsrwatch.risk.flags", uri="x-dsrwatch://warehouse/risk/flags")
 
 
+def any_source_updated():
+    """Schedule that fires when any source's load task updates its Asset (file names only)."""
+    from airflow.sdk import AssetAny
+
+    from dsrwatch.sources import source_names
+
+    return AssetAny(*(source_asset(name) for name in source_names()))
+
+
+def evaluate_risk_task():
+    """The risk engine as one task; its Asset schedules the weekly alert's bookkeeping."""
+
+    @task(task_id="evaluate_patterns", outlets=[RISK_FLAGS_ASSET])
+    def evaluate_patterns() -> dict:
+        from dataclasses import asdict
+
+        from dsrwatch.risk.engine import evaluate
+
+        return asdict(evaluate(airflow_run_id=get_current_context()["run_id"]))
+
+    return evaluate_patterns()
+
+
 def _fail_fast_on_fatal(exc: Exception) -> None:
     """Fatal errors (schema drift, 4xx, missing replay file) should not burn retries."""
     from airflow.sdk.exceptions import AirflowFailException

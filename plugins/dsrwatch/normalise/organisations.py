@@ -114,7 +114,7 @@ class OrganisationResolver:
         org = self._normalised.get(key)
         if org:
             return Resolution(name, org.organisation_id, org.name, "registry-normalised", 100.0)
-        review = None
+        review, review_score = None, 100.0
         if self._choices and len(key) >= 4:
             from rapidfuzz import fuzz, process
 
@@ -124,5 +124,6 @@ class OrganisationResolver:
                 org = self._normalised[match]
                 if score >= FUZZY_ACCEPT:
                     return Resolution(name, org.organisation_id, org.name, "registry-fuzzy", round(score, 1))
-                review = org.organisation_id
-        return Resolution(name, slug(name), name, "source-name", 100.0, review_candidate=review)
+                review, review_score = org.organisation_id, round(score, 1)
+        # For an untrusted near miss the score is the candidate's, for the review list.
+        return Resolution(name, slug(name), name, "source-name", review_score, review_candidate=review)

@@ -83,6 +83,21 @@ SOURCE = SourceSpec(
 )
 
 
+# TeleGeography files Hong Kong and Macau landing stations under "China". They are separate
+# ISO 3166 entries and separate jurisdictions, and patterns treat them as outside the mainland,
+# so these known stations get their own codes (the source's country_name is kept as written).
+LANDING_POINT_COUNTRY_OVERRIDES = {
+    "cape-daguilar-china": "HKG",
+    "chung-hom-kok-china": "HKG",
+    "deep-water-bay-china": "HKG",
+    "hong-kong-china": "HKG",
+    "lantau-island-china": "HKG",
+    "tong-fuk-china": "HKG",
+    "tseung-kwan-o-china": "HKG",
+    "taipa-china": "MAC",
+}
+
+
 # -- fetch -------------------------------------------------------------------------------------
 def cable_ids(index_body: bytes, url: str = CABLE_INDEX_URL) -> list[str]:
     index = load_json(index_body, url)
@@ -208,7 +223,7 @@ def parse(
         from_geo = geo.get(lp_id, {})
         name = from_cable.get("name") or from_geo.get("name") or lp_id
         country = from_cable.get("country") or _landing_point_country_from_name(from_geo.get("name"))
-        iso3 = to_iso3(country)
+        iso3 = LANDING_POINT_COUNTRY_OVERRIDES.get(lp_id) or to_iso3(country)
         if country and iso3 is None:
             unknown_countries.add(country)
         is_tbd = from_geo.get("is_tbd") if from_geo.get("is_tbd") is not None else from_cable.get("is_tbd")

@@ -1,0 +1,1 @@
+"""Risk patterns and the flag engine (sql/risk_patterns)."""
