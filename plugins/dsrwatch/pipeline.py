@@ -56,6 +56,11 @@ class RunSummary:
         if self.status == "failed":
             return f"{self.source:<18} FAILED (run {self.run_id}): {self.error}"
         baseline = " (baseline)" if self.is_baseline else ""
+        if self.fetch_mode == "engine":
+            return (
+                f"{self.source:<18} {self.entities} pattern matches; opened {self.added}{baseline}, "
+                f"reopened or re-rated {self.modified}, resolved {self.removed}; {self.seconds:.1f}s -> {self.location}"
+            )
         return (
             f"{self.source:<18} fetched {self.entities} entities in {self.requests} requests; "
             f"new {self.added}, changed {self.modified}, removed {self.removed}{baseline}; "
@@ -316,6 +321,8 @@ def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[
         if summary.source in source_names():
             views = get_source(summary.source).SOURCE.views
             summary.location = f"{', '.join(views)} in {location}"
+        elif summary.fetch_mode == "engine":
+            summary.location = "analyst.risk_flags, analyst.entity_risk"
         summaries.append(summary)
     return summaries
 

@@ -230,6 +230,20 @@ _LIFECYCLE = {
 }
 
 
+def _refresh_planner_statistics(conn: psycopg.Connection) -> list[str]:
+    """ANALYZE core tables changed a lot since their last ANALYZE: right after a load autovacuum
+    has not caught up, and the planner would pick nested loops over hundreds of thousands of rows."""
+    stale = conn.execute(
+        """SELECT schemaname, relname FROM pg_stat_user_tables
+            WHERE schemaname = 'core'
+              AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > 0.1 * n_live_tup)
+              AND n_live_tup + n_mod_since_analyze > 0"""
+    ).fetchall()
+    for schema, table in stale:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
+    return [f"{schema}.{table}" for schema, table in stale]
+
+
 def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR) -> EvaluationSummary:
     """Run every pattern and update risk.flags in one transaction; record the run in ops."""
     started = time.perf_counter()
@@ -245,6 +259,9 @@ def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR)
             with conn.transaction():
                 conn.execute("SET LOCAL jit = off")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('dsrwatch.risk_flags'))")
+                analysed = _refresh_planner_statistics(conn)
+                if analysed:
+                    log.info("analysed %s before evaluating", ", ".join(analysed))
                 per_pattern = _collect_matches(conn, patterns)
                 _record_patterns(conn, patterns)
                 params = {"run_id": run_id}
