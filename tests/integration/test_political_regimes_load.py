@@ -7,6 +7,7 @@ import pytest
 from dsrwatch import pipeline
 from dsrwatch.sources import political_regimes
 from dsrwatch.sources.base import MaxNullFraction, RowCountBounds
+
 from helpers import owid_fixtures as owid
 from helpers.db import query, scalar, table_fingerprint
 

@@ -1,13 +1,14 @@
 """The risk engine on hand-made cables modelled on real cases, against a real PostgreSQL."""
 
 import pytest
-from helpers import owid_fixtures as owid
-from helpers import telegeography as tg
-from helpers.db import query, scalar
 
 from dsrwatch import pipeline
 from dsrwatch.risk import engine
 from dsrwatch.sources import reference_data
+
+from helpers import owid_fixtures as owid
+from helpers import telegeography as tg
+from helpers.db import query, scalar
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ import pytest
 from dsrwatch import pipeline
 from dsrwatch.fetching import ReplayFileMissing
 from dsrwatch.sources import submarine_cables
+
 from helpers import telegeography as tg
 from helpers.db import query, scalar, table_fingerprint
 

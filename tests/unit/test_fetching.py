@@ -26,6 +26,7 @@ from dsrwatch.fetching import (
     build_url,
     url_to_relative_path,
 )
+
 from helpers.http_server import Answer, ScriptedHTTPServer
 
 CABLES_URL = "https://www.submarinecablemap.com/api/v3/cable/all.json"

@@ -6,6 +6,7 @@ from dsrwatch.normalise.countries import to_iso3
 from dsrwatch.sources import political_regimes as pr
 from dsrwatch.sources.base import SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
+
 from helpers import owid_fixtures as owid
 
 URL = pr.POLITICAL_REGIME_URL

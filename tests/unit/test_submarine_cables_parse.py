@@ -8,6 +8,7 @@ from dsrwatch.normalise.organisations import OrganisationResolver, RegistryOrgan
 from dsrwatch.sources import submarine_cables as sc
 from dsrwatch.sources.base import SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
+
 from helpers import telegeography as tg
 
 REGISTRY = [RegistryOrganisation("hmn-technologies", "HMN Technologies Co., Ltd.", ("HMN Tech", "Huawei Marine Networks"))]
