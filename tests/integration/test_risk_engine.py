@@ -217,3 +217,14 @@ def test_registry_aliases_are_unique_and_parents_exist():
               {"id": "b", "name": "B", "parent": "a", "jurisdiction": "PRC", "ownership": "state"}]  # fmt: skip
     with pytest.raises(reference_data.SourceFormatError, match="loops"):
         reference_data.group_of(looped)
+
+
+def test_pattern_sql_may_use_like_percent(world, warehouse, tmp_path):
+    patterns = tmp_path / "patterns"
+    patterns.mkdir()
+    (patterns / "PEACE_NAMED.sql").write_text(
+        "-- id: PEACE_NAMED\n-- title: t\n-- severity: low\n-- applies_to: submarine_cable\n-- basis: R1\n"
+        "-- reasoning: r\nSELECT entity_kind, entity_id, NULL AS severity, jsonb_build_object('reason', '100%') AS evidence\n"
+        "  FROM risk.entities WHERE entity_name LIKE 'PEACE%'\n"
+    )
+    assert engine.evaluate(pattern_dir=patterns).matches == 1

@@ -111,14 +111,19 @@ def _collect_matches(conn: psycopg.Connection, patterns: list[Pattern]) -> dict[
     counts = {}
     for pattern in patterns:
         started = time.perf_counter()
+        # Literals, not placeholders: pattern SQL may hold '%' (LIKE), which placeholders would misread.
         statement = sql.SQL(
             """INSERT INTO risk_matches
-               SELECT %(pattern_id)s, q.entity_kind, q.entity_id, coalesce(q.severity, %(severity)s), q.evidence
+               SELECT {pattern_id}, q.entity_kind, q.entity_id, coalesce(q.severity, {severity}), q.evidence
                  FROM ({query}) AS q"""
-        ).format(query=sql.SQL(pattern.query))  # the pattern files are the project's own SQL
+        ).format(
+            pattern_id=sql.Literal(pattern.pattern_id),
+            severity=sql.Literal(pattern.severity),
+            query=sql.SQL(pattern.query),  # the pattern files are the project's own SQL
+        )
         try:
             with conn.transaction():
-                cur = conn.execute(statement, {"pattern_id": pattern.pattern_id, "severity": pattern.severity})
+                cur = conn.execute(statement)
         except psycopg.Error as exc:
             raise PatternError(f"{pattern.file_name}: query failed: {exc}") from exc
         counts[pattern.pattern_id] = cur.rowcount
