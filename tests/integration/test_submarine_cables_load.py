@@ -82,10 +82,17 @@ def test_new_version_records_exactly_one_add_one_change_one_removal(warehouse, r
     assert dunant == [(True, True)]  # kept, marked removed, never deleted
     # the removed cable's parties and links leave with it
     assert scalar(warehouse, "SELECT count(*) FROM core.cable_parties WHERE cable_id = 'dunant' AND removed_at IS NULL") == 0
+    # a change to a cable's parts (a new owner) counts the cable as changed
+    owner_added = tg.cables_v2()
+    owner_added["peace-cable"]["owners"] += ", China Telecom"
+    replay(owner_added, name="v2b")
+    parts = load()
+    assert (parts.added, parts.modified, parts.removed) == (0, 1, 0)
     # and a cable that comes back is restored, not duplicated
     replay(tg.CABLES_V1, name="v3")
     back = load()
-    assert (back.added, back.modified, back.removed) == (1, 1, 1)  # dunant back, equiano reverted, 2africa gone
+    # dunant back; equiano reverted and PEACE without China Telecom again; 2africa gone
+    assert (back.added, back.modified, back.removed) == (1, 2, 1)
     assert scalar(warehouse, "SELECT count(*) FROM core.submarine_cables") == 6
     assert scalar(warehouse, "SELECT change FROM core.entity_changes WHERE entity_key = 'dunant' ORDER BY change_id DESC LIMIT 1") == "restored"
 

@@ -43,10 +43,13 @@ class EntityTable:
     columns: tuple[str, ...]
     tracks_removal: bool = True
     scope_column: str | None = None
+    entity_column: str | None = None  # in a part table: the key column naming the source's main entity
+
 
     def __post_init__(self) -> None:
-        if self.scope_column is not None and self.scope_column not in self.key:
-            raise ValueError(f"{self.table}: scope column {self.scope_column!r} must be part of the key")
+        for column in (self.scope_column, self.entity_column):
+            if column is not None and column not in self.key:
+                raise ValueError(f"{self.table}: {column!r} must be part of the key {self.key}")
 
     @property
     def all_columns(self) -> tuple[str, ...]:
