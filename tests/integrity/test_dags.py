@@ -24,7 +24,9 @@ print(json.dumps({
     "dags": {d.dag_id: {"tags": sorted(d.tags), "fileloc": d.fileloc,
                         "retries": {t.task_id: t.retries for t in d.tasks},
                         "n_tasks": len(d.tasks),
-                        "outlets": {t.task_id: [a.uri for a in t.outlets] for t in d.tasks}}
+                        "outlets": {t.task_id: [a.uri for a in t.outlets] for t in d.tasks},
+                        "schedule_assets": sorted(a.uri for a in getattr(getattr(d.timetable, "asset_condition", None),
+                                                                         "objects", ()) or ())}
              for d in bag.dags.values()},
     "stats": [{"file": s.file, "seconds": s.duration.total_seconds(), "dags": s.dag_num} for s in bag.dagbag_stats],
     "heavy": sorted(m for m in set(sys.modules) - before if m in %r),
@@ -78,3 +80,11 @@ def test_ingest_dags_publish_their_asset(dagbag_report):
     for dag_id, dag in dagbag_report["dags"].items():
         if "ingest" in dag["tags"] or "reference" in dag["tags"]:
             assert dag["outlets"]["load"] == [f"x-dsrwatch://warehouse/core/{dag_id}"], dag_id
+
+
+def test_risk_flags_runs_when_any_source_loads(dagbag_report):
+    sources = {dag_id for dag_id, dag in dagbag_report["dags"].items()
+               if {"ingest", "reference"} & set(dag["tags"])}  # fmt: skip
+    expected = sorted(f"x-dsrwatch://warehouse/core/{name}" for name in sources)
+    assert dagbag_report["dags"]["risk_flags"]["schedule_assets"] == expected
+    assert dagbag_report["dags"]["risk_flags"]["outlets"]["evaluate_patterns"] == ["x-dsrwatch://warehouse/risk/flags"]
