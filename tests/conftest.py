@@ -52,10 +52,12 @@ def template_db(pg_admin_url) -> str:
     name = f"dsr_tmpl_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    ensure_schema(_with_db(pg_admin_url, name))
-    yield name
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        ensure_schema(_with_db(pg_admin_url, name))
+        yield name
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -75,7 +77,8 @@ def warehouse(pg_admin_url, template_db, monkeypatch) -> str:
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path):
     """No test sees the developer's settings; nothing waits on politeness delays."""
-    for name in ("DSR_WAREHOUSE_URL", "DSR_REPLAY_DIR", "DSR_RECORD_DIR", "DSR_ALERT_TO", "AIRFLOW_CONN_DSR_WAREHOUSE"):
+    for name in ("DSR_WAREHOUSE_URL", "DSR_REPLAY_DIR", "DSR_RECORD_DIR", "DSR_ALERT_TO", "AIRFLOW_CONN_DSR_WAREHOUSE",
+                 "AIRFLOW_CONN_PEERINGDB"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DSR_POLITENESS_DELAY", "0")
     monkeypatch.setenv("DSR_DATA_DIR", str(tmp_path / "data"))

@@ -47,11 +47,11 @@ SELECT a.alias AS source_spelling, a.organisation_id AS resolved_to, a.match_met
   JOIN core.prc_organisations r ON r.organisation_id = a.review_candidate
  WHERE a.review_candidate IS NOT NULL;
 
-COMMENT ON VIEW analyst.organisation_review IS 'Spellings that fuzzily resemble a PRC-linked organisation (score 85-97) but were not trusted: confirm by adding an alias to the registry, or ignore.';
+COMMENT ON VIEW analyst.organisation_review IS 'Spellings that fuzzily resemble a PRC-linked organisation (score 90-97) but were not trusted: confirm by adding an alias to the registry, or ignore.';
 COMMENT ON COLUMN analyst.organisation_review.source_spelling IS 'The name as a source wrote it.';
 COMMENT ON COLUMN analyst.organisation_review.resolved_to IS 'The organisation it was kept as (its own, not the candidate).';
 COMMENT ON COLUMN analyst.organisation_review.match_method IS 'How it was resolved (source-name: not matched).';
-COMMENT ON COLUMN analyst.organisation_review.match_score IS 'rapidfuzz token_sort_ratio between the spelling and the candidate (85-97).';
+COMMENT ON COLUMN analyst.organisation_review.match_score IS 'rapidfuzz token_sort_ratio between the spelling and the candidate (90-97).';
 COMMENT ON COLUMN analyst.organisation_review.review_candidate IS 'Registry id the fuzzy match proposed.';
 COMMENT ON COLUMN analyst.organisation_review.candidate_name IS 'Canonical name of that candidate.';
 COMMENT ON COLUMN analyst.organisation_review.first_seen_at IS 'When the spelling was first seen.';

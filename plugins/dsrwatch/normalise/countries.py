@@ -50,6 +50,7 @@ NAME_OVERRIDES: dict[str, str] = {
 
 # Codes that are not ISO 3166 but that sources use for real places.
 EXTRA_NAMES = {"XKX": "Kosovo"}
+EXTRA_ALPHA2 = {"XK": "XKX"}
 
 
 @cache
@@ -65,6 +66,8 @@ def to_iso3(name: str | None) -> str | None:
         return override
     if key.upper() in EXTRA_NAMES:
         return key.upper()
+    if key.upper() in EXTRA_ALPHA2:
+        return EXTRA_ALPHA2[key.upper()]
     try:
         return pycountry.countries.lookup(key).alpha_3
     except LookupError:

@@ -27,7 +27,7 @@ LEGAL_FORMS = frozenset(
 STRIPPED_SUFFIXES = LEGAL_FORMS - {"group", "holdings", "holding"}
 
 FUZZY_ACCEPT = 97.0  # 96.5 would wrongly merge "China National Electric Import & Export" into CEIEC
-FUZZY_REVIEW = 85.0
+FUZZY_REVIEW = 90.0  # below this, near misses (Lumen ~ HMN Technologies) are noise
 
 
 def clean_text(value: object) -> str | None:

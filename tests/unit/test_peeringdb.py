@@ -1,0 +1,325 @@
+"""PeeringDB source (plugins/dsrwatch/sources/peeringdb.py): parser on hand-made pages, and the
+fetch against a real local HTTP server (pagination, since=, 429 with Retry-After, the API key).
+
+Waits go through an injected ``sleep`` that only records, so nothing actually waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dsrwatch.fetching import Fetcher
+from dsrwatch.sources import peeringdb
+from dsrwatch.sources.base import SourceFormatError
+from dsrwatch.warehouse.raw import RawPayload
+
+from helpers import peeringdb_fixtures as pf
+from helpers.http_server import Answer, ScriptedHTTPServer
+
+FAC_COLUMNS = peeringdb.FACILITIES.all_columns
+ORG_COLUMNS = peeringdb.PEERINGDB_ORGANISATIONS.all_columns
+LIMIT = 3
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ts(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def payloads(facilities, organisations, since: dict[str, int] | None = None, limit: int = LIMIT) -> list[RawPayload]:
+    """The raw payloads a run would store, in fetch order (organisations first)."""
+    since = since or {}
+    out = []
+    for endpoint, records in (("org", organisations), ("fac", facilities)):
+        for index, chunk in enumerate(pf.pages(records, limit)):
+            out.append(RawPayload(pf.page_url(endpoint, since.get(endpoint), index * limit, limit), pf.page_body(chunk)))
+    return out
+
+
+def facility_rows(batch) -> dict[int, dict]:
+    return {row[0]: dict(zip(FAC_COLUMNS, row, strict=True)) for row in batch.rows["core.peeringdb_facilities"]}
+
+
+# -- parse: complete read ---------------------------------------------------------------------------
+def test_complete_read_keeps_every_facility_and_organisation():
+    batch = peeringdb.parse(payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1))
+    assert batch.complete and batch.deleted_keys == {}
+    facilities = facility_rows(batch)
+    assert sorted(facilities) == [101, 102, 103, 104, 105, 106, 107] and batch.entities == 7
+    assert facilities[101] == {
+        "facility_id": 101, "org_id": 2001, "org_name": "China Mobile International Limited",
+        "name": "China Mobile International - Frankfurt DC", "city": "Frankfurt", "country_iso2": "DE",
+        "country_iso3": "DEU", "latitude": 50.1109, "longitude": 8.6821,
+        "created": datetime(2023, 3, 1, 8, 0, tzinfo=UTC), "updated": datetime(2026, 8, 12, 2, 45, 47, tzinfo=UTC),
+        "status": "ok", "operator_organisation_id": "china-mobile-international",
+    }  # fmt: skip
+    assert len(batch.rows["core.peeringdb_organisations"]) == 8
+    organisation = dict(zip(ORG_COLUMNS, batch.rows["core.peeringdb_organisations"][1], strict=True))
+    assert (organisation["org_id"], organisation["name"], organisation["aka"], organisation["country_iso3"]) == (
+        2002, "China Unicom", "China Unicom", "CHN")
+
+
+def test_country_codes_and_missing_coordinates():
+    facilities = facility_rows(peeringdb.parse(payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1)))
+    assert (facilities[105]["country_iso2"], facilities[105]["country_iso3"]) == ("XK", "XKX")  # Kosovo
+    assert (facilities[105]["latitude"], facilities[105]["longitude"]) == (None, None)
+    assert facilities[102]["country_iso3"] == "HKG"
+    organisations = {r[0]: r for r in peeringdb.parse(payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1)).rows[
+        "core.peeringdb_organisations"]}  # fmt: skip
+    assert organisations[2001][6:8] == (None, None)  # empty country -> NULL, not ''
+
+
+def test_operators_and_registry_organisations_are_resolved_not_every_network():
+    batch = peeringdb.parse(payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1))
+    aliases = {a[0]: a[1] for a in batch.rows["core.organisation_aliases"]}
+    assert aliases["China Mobile International Limited"] == "china-mobile-international"
+    assert aliases["China Unicom"] == "china-unicom"
+    assert aliases["GDS Services Ltd"] == "gds-holdings"
+    assert aliases["Equinix, Inc."] == "equinix"
+    assert aliases["China Telecom Americas"] == "china-telecom-americas"  # a network, but a registry name
+    assert "Example Transit Networks" not in aliases  # a network without a facility
+    assert len(aliases) == 7
+
+
+def test_cursor_is_the_newest_update_minus_the_overlap():
+    batch = peeringdb.parse(payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1))
+    overlap = peeringdb.SINCE_OVERLAP_SECONDS
+    assert batch.cursor == {"since": {"fac": ts(pf.V1_NEWEST["fac"]) - overlap, "org": ts(pf.V1_NEWEST["org"]) - overlap},
+                            "full_refresh_at": ts(pf.V1_NEWEST["fac"])}  # fmt: skip
+
+
+# -- parse: incremental read ------------------------------------------------------------------------
+def test_incremental_read_lists_deleted_facilities_apart_from_rows():
+    changed_facilities, changed_organisations = pf.changes_v2()
+    cursor = {"since": {"fac": 1_788_000_000, "org": 1_788_000_000}, "full_refresh_at": 1_788_003_600}
+    batch = peeringdb.parse(payloads(changed_facilities, changed_organisations, since=cursor["since"]), cursor)
+    assert not batch.complete
+    assert batch.deleted_keys == {"core.peeringdb_facilities": [(106,)], "core.peeringdb_organisations": []}
+    assert sorted(facility_rows(batch)) == [104, 108]  # the deleted one is not also a row
+    assert batch.entities == 3
+    # the same names as a complete read would record: operators in the batch and registry names
+    aliases = {a[0]: a[1] for a in batch.rows["core.organisation_aliases"]}
+    assert aliases == {"CITIC Telecom CPC Netherlands B.V.": "citic-telecom-international", "Equinix, Inc.": "equinix"}
+    # the cursor moves to the newest change minus the overlap; full_refresh_at is carried over
+    assert batch.cursor == {"since": {"fac": ts("2026-09-05T09:00:00Z") - 3600, "org": ts("2026-09-05T06:30:00Z") - 3600},
+                            "full_refresh_at": 1_788_003_600}  # fmt: skip
+
+
+def test_incremental_cursor_never_moves_back():
+    cursor = {"since": {"fac": 1_900_000_000, "org": 1_900_000_000}, "full_refresh_at": 1_900_000_000}
+    old = [pf.fac(1, 9, "Old Org", "Old DC", "Paris", "FR", None, None, "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z")]
+    batch = peeringdb.parse(payloads(old, [], since=cursor["since"]), cursor)
+    assert batch.cursor["since"] == cursor["since"]
+    # nothing changed at all: the same cursor again
+    empty = peeringdb.parse(payloads([], [], since=cursor["since"]), cursor)
+    assert empty.cursor == cursor and empty.rows["core.peeringdb_facilities"] == []
+
+
+def test_records_neither_ok_nor_deleted_count_as_removed_with_a_warning():
+    pending = pf.fac(120, 2004, "Equinix, Inc.", "Equinix XX1", "Paris", "FR", None, None,
+                     "2026-09-05T00:00:00Z", "2026-09-05T00:00:00Z", status="pending")  # fmt: skip
+    since = {"fac": 1, "org": 1}
+    batch = peeringdb.parse(payloads([pending], [], since=since), {"since": since, "full_refresh_at": 1})
+    assert batch.deleted_keys["core.peeringdb_facilities"] == [(120,)]
+    assert any("neither 'ok' nor 'deleted'" in w and "pending" in w for w in batch.warnings)
+
+
+def test_a_record_seen_twice_keeps_its_latest_version():
+    first = pf.FACILITIES_V1[0]
+    newer = {**first, "name": "Renamed", "updated": "2026-10-01T00:00:00Z"}
+    pages = [RawPayload(pf.page_url("fac", None, 0, 2), pf.page_body([newer, pf.FACILITIES_V1[1]])),
+             RawPayload(pf.page_url("fac", None, 2, 2), pf.page_body([first])),
+             RawPayload(pf.page_url("org", None, 0, 2), pf.page_body([]))]  # fmt: skip
+    batch = peeringdb.parse(pages)
+    assert facility_rows(batch)[101]["name"] == "Renamed"
+    assert any("came twice with different content" in w for w in batch.warnings)
+
+
+# -- parse: broken runs -----------------------------------------------------------------------------
+def test_a_missing_page_is_an_error():
+    run = payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1)
+    with pytest.raises(SourceFormatError, match=r"expected a page at skip=3"):
+        peeringdb.parse([p for p in run if "fac?depth=0&limit=3&skip=3" not in p.url])
+    with pytest.raises(SourceFormatError, match=r"is not the last page|is the last page"):
+        peeringdb.parse([p for p in run if "fac?depth=0&limit=3&skip=6" not in p.url])
+    with pytest.raises(SourceFormatError, match=r"run has no /api/org page"):
+        peeringdb.parse([p for p in run if "/api/org" not in p.url])
+
+
+def test_mixing_complete_and_incremental_pages_is_an_error():
+    incremental = [p for p in payloads(pf.FACILITIES_V1, [], since={"fac": 5}) if "/api/fac" in p.url]
+    complete = [p for p in payloads([], pf.ORGANISATIONS_V1) if "/api/org" in p.url]
+    run = complete + incremental
+    with pytest.raises(SourceFormatError, match="mixes complete and incremental"):
+        peeringdb.parse(run)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b'{"data": [{"id": 1}]', "not valid JSON"), (b'{"error": "x"}', "with a 'data' list"),
+     (b'{"data": [{"id": 1, "status": "ok"}]}', r"missing field\(s\) \['updated'\]")],
+)  # fmt: skip
+def test_schema_drift_names_the_page(body, message):
+    with pytest.raises(SourceFormatError, match=message):
+        peeringdb.records(body, "https://www.peeringdb.com/api/fac?depth=0")
+
+
+# -- fetch plan and URLs ----------------------------------------------------------------------------
+def test_page_urls_are_fixed_for_replay():
+    assert pf.page_url("fac", None, 0, 500) == "https://www.peeringdb.com/api/fac?depth=0&limit=500&skip=0"
+    assert (pf.page_url("org", 1_788_000_000, 1000, 500)
+            == "https://www.peeringdb.com/api/org?depth=0&since=1788000000&limit=500&skip=1000")  # fmt: skip
+
+
+def test_fetch_plan_reads_everything_without_a_recent_complete_read():
+    now = 1_800_000_000
+    assert peeringdb.fetch_plan(None, now) == {"org": None, "fac": None}
+    fresh = {"since": {"fac": now - 86_400, "org": now - 90_000}, "full_refresh_at": now - 86_400}
+    assert peeringdb.fetch_plan(fresh, now) == {"org": now - 90_000, "fac": now - 86_400}
+    stale = {**fresh, "full_refresh_at": now - (peeringdb.FULL_REFRESH_DAYS + 1) * 86_400}
+    assert peeringdb.fetch_plan(stale, now) == {"org": None, "fac": None}
+    assert peeringdb.fetch_plan({**fresh, "since": {"fac": 1, "org": None}}, now) == {"org": None, "fac": None}
+
+
+# -- fetch against a real local HTTP server ---------------------------------------------------------
+@pytest.fixture
+def server():
+    with ScriptedHTTPServer() as running:
+        yield running
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def live(sleeps):
+    made: list[Fetcher] = []
+
+    def make(**kwargs) -> Fetcher:
+        kwargs.setdefault("replay_dirs", [])
+        kwargs.setdefault("record_dir", None)
+        kwargs.setdefault("politeness_delay", 0.0)
+        kwargs.setdefault("sleep", sleeps.append)
+        fetcher = Fetcher(**kwargs)
+        made.append(fetcher)
+        return fetcher
+
+    yield make
+    for fetcher in made:
+        fetcher.close()
+
+
+def script_pages(server, endpoint: str, records: list[dict], limit: int, since: int | None = None) -> None:
+    for index, chunk in enumerate(pf.pages(records, limit)):
+        query = pf.page_url(endpoint, since, index * limit, limit).split("?", 1)[1]
+        server.script(f"/api/{endpoint}?{query}", Answer(200, {"Content-Type": "application/json"}, pf.page_body(chunk)))
+
+
+def paths(server) -> list[str]:
+    return [r.path for r in server.requests]
+
+
+def test_complete_fetch_pages_with_limit_and_skip_until_a_short_page(server, live, monkeypatch):
+    monkeypatch.setattr(peeringdb, "PAGE_SIZE", 2)
+    script_pages(server, "org", pf.ORGANISATIONS_V1[:3], 2)
+    script_pages(server, "fac", pf.FACILITIES_V1[:4], 2)  # two full pages, then an empty one
+    fetcher = live()
+    responses = list(peeringdb.fetch(fetcher, None, base_url=server.url("/api")))
+    assert paths(server) == ["/api/org?depth=0&limit=2&skip=0", "/api/org?depth=0&limit=2&skip=2",
+                             "/api/fac?depth=0&limit=2&skip=0", "/api/fac?depth=0&limit=2&skip=2",
+                             "/api/fac?depth=0&limit=2&skip=4"]  # fmt: skip
+    assert fetcher.requests_made == 5 and [r.http_status for r in responses] == [200] * 5
+    batch = peeringdb.parse(RawPayload(r.url, r.body) for r in responses)
+    assert sorted(facility_rows(batch)) == [101, 102, 103, 104] and batch.complete
+
+
+def test_incremental_fetch_asks_only_for_changes_since_the_cursor(server, live, monkeypatch):
+    monkeypatch.setattr(peeringdb, "PAGE_SIZE", 2)
+    now = ts("2026-09-06T00:00:00Z")
+    cursor = {"since": {"fac": ts("2026-09-05T00:00:00Z"), "org": ts("2026-09-04T00:00:00Z")}, "full_refresh_at": now - 86_400}
+    changed_facilities, changed_organisations = pf.changes_v2()
+    script_pages(server, "org", changed_organisations, 2, since=cursor["since"]["org"])
+    script_pages(server, "fac", changed_facilities, 2, since=cursor["since"]["fac"])
+    responses = list(peeringdb.fetch(live(), cursor, base_url=server.url("/api"), now=now))
+    assert all(f"since={cursor['since'][p.split('?')[0].rsplit('/', 1)[1]]}" in p for p in paths(server))
+    assert len(responses) == 4  # org: 2 + empty page; fac: 2 + 1
+    batch = peeringdb.parse((RawPayload(r.url, r.body) for r in responses), cursor)
+    assert not batch.complete and batch.deleted_keys["core.peeringdb_facilities"] == [(106,)]
+
+
+def test_429_is_waited_out_for_retry_after_and_requests_keep_their_pace(server, live, sleeps, monkeypatch):
+    monkeypatch.delenv("DSR_POLITENESS_DELAY")  # the source's own delay, 3 s between requests
+    monkeypatch.setattr(peeringdb, "PAGE_SIZE", 10)
+    script_pages(server, "org", pf.ORGANISATIONS_V1, 10)
+    body = pf.page_body(pf.FACILITIES_V1)
+    server.script("/api/fac?depth=0&limit=10&skip=0",
+                  Answer(429, {"Retry-After": "7", "Content-Type": "application/json"},
+                         b'{"message": "Request was throttled. Expected available in 7 seconds."}'),
+                  Answer(200, {"Content-Type": "application/json"}, body))  # fmt: skip
+    fetcher = live(politeness_delay=peeringdb.SOURCE.politeness_delay, **peeringdb.SOURCE.fetcher_options)
+    responses = list(peeringdb.fetch(fetcher, None, base_url=server.url("/api")))
+    assert [r.http_status for r in responses] == [200, 200]
+    assert len(server.requests_to("/api/fac")) == 2  # the 429, then the retry
+    assert 7.0 in sleeps  # Retry-After, not the exponential backoff
+    pacing = [s for s in sleeps if s != 7.0]
+    assert len(pacing) == 2 and all(2.5 < s <= 3.0 for s in pacing)  # politeness before each later request
+
+
+def test_api_key_header_only_when_the_connection_provides_one(server, live, monkeypatch, caplog):
+    monkeypatch.setattr(peeringdb, "PAGE_SIZE", 10)
+    script_pages(server, "org", [], 10)
+    script_pages(server, "fac", [], 10)
+    monkeypatch.delenv("AIRFLOW_CONN_PEERINGDB", raising=False)
+    list(peeringdb.fetch(live(), None, base_url=server.url("/api")))
+    assert [r.header("Authorization") for r in server.requests] == [None, None]
+
+    # The connection lookup itself runs in Airflow (test_api_key_is_read_from_the_airflow_connection).
+    monkeypatch.setattr(peeringdb, "api_key", lambda: "test-key-123")
+    monkeypatch.delenv("DSR_POLITENESS_DELAY")
+    caplog.set_level(logging.DEBUG)
+    fetcher = live(politeness_delay=peeringdb.ANONYMOUS_DELAY)
+    list(peeringdb.fetch(fetcher, None, base_url=server.url("/api")))
+    assert [r.header("Authorization") for r in server.requests[2:]] == ["Api-Key test-key-123"] * 2
+    assert fetcher.politeness_delay == peeringdb.KEYED_DELAY  # 40 requests/min with a key
+    assert "test-key-123" not in caplog.text and "API key of connection peeringdb" in caplog.text
+
+
+PROBE = """
+import sys
+from dsrwatch.sources import peeringdb
+print(repr(peeringdb.api_key()), "airflow.sdk" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("connection", "expected"),
+    [('{"conn_type": "generic", "password": "test-key-123"}', "'test-key-123' True"),
+     ('{"conn_type": "generic", "host": "www.peeringdb.com"}', "None True"),
+     (None, "None False")],  # no variable, not in a task: Airflow is not even imported
+)  # fmt: skip
+def test_api_key_is_read_from_the_airflow_connection(connection, expected, tmp_path):
+    # In a fresh interpreter: importing Airflow reconfigures logging for the whole process.
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "PYTHONPATH": str(ROOT / "plugins")}
+    env.pop("AIRFLOW_CONN_PEERINGDB", None)
+    if connection is not None:
+        env["AIRFLOW_CONN_PEERINGDB"] = connection
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected
+
+
+def test_source_declares_its_contract():
+    spec = peeringdb.SOURCE
+    assert spec.name == "peeringdb" and spec.category == "data_centres" and spec.hosts == ("www.peeringdb.com",)
+    assert spec.politeness_delay == 3.0 and "no commercial use" in spec.licence
+    assert [t.table for t in spec.tables[:2]] == ["core.peeringdb_facilities", "core.peeringdb_organisations"]
+    assert {e.table for e in spec.expectations} == {"core.peeringdb_facilities", "core.peeringdb_organisations"}
