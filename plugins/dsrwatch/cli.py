@@ -71,6 +71,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     ensure_schema()
     first_run_id = _latest_run_id() + 1
+    started_at = _warehouse_now()
     print(f"warehouse: {describe_location()}")
     ensure_airflow_db()
     failed = []
@@ -87,10 +88,45 @@ def command_run(args: argparse.Namespace) -> int:
     print("\nSummary per source")
     for summary in summaries_since(first_run_id):
         print("  " + summary.line())
+    for line in _digest_lines(started_at):
+        print(line)
     if failed:
         print(f"\nFAILED DAGs: {', '.join(failed)} (see the log above and ops.source_runs)")
         return 1
     return 0
+
+
+def _warehouse_now():
+    from dsrwatch.warehouse import connect
+
+    with connect() as conn:
+        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+
+def _digest_lines(since) -> list[str]:
+    """What the alert DAG did in this run: sent, written to the outbox, or skipped and why."""
+    from dsrwatch.warehouse import connect
+
+    with connect() as conn:
+        if conn.execute("SELECT to_regclass('ops.alert_digests')").fetchone()[0] is None:
+            return []
+        rows = conn.execute(
+            """SELECT list_name, status, channel, entries, subject, outbox_path, skip_reason, error,
+                      jsonb_array_length(recipients)
+                 FROM ops.alert_digests WHERE updated_at >= %s ORDER BY digest_id""",
+            (since,),
+        ).fetchall()
+    lines = []
+    for name, status, channel, entries, subject, outbox, reason, error, n_recipients in rows:
+        if status == "sent" and channel == "outbox":
+            lines.append(f"  digest {name!r}: {entries} entries written to the outbox: {outbox} (.eml and .html)")
+        elif status == "sent":
+            lines.append(f"  digest {name!r}: sent by SMTP to {n_recipients} recipient(s): {subject}")
+        elif status == "skipped":
+            lines.append(f"  digest {name!r}: not sent: {reason}")
+        else:
+            lines.append(f"  digest {name!r}: {status}: {error}")
+    return lines or ["  digest: nothing to do"]
 
 
 def _latest_run_id() -> int:

@@ -249,7 +249,7 @@ class _Deliverer:
         if skip_reason is None:
             digest = self.digest(start, end).for_list(recipients)
             if digest.is_empty and not recipients.send_empty:
-                skip_reason = "nothing new, and the list does not want empty digests (send_empty false)"
+                skip_reason = "nothing new (no empty digest for this list, nor in a one-shot make run)"
         if skip_reason:
             result.status, result.detail = "skipped", skip_reason
             self.conn.execute(_UPSERT_SKIPPED, {**params, "message_id": result.message_id, "reason": skip_reason,
