@@ -1,0 +1,363 @@
+"""GDELT DOC 2.0 news leads on smart-city, safe-city and surveillance deals with PRC vendors.
+
+Endpoint: ``https://api.gdeltproject.org/api/v2/doc/doc?query=...&mode=artlist&format=json&
+maxrecords=250&startdatetime=YYYYMMDDHHMMSS&enddatetime=YYYYMMDDHHMMSS``; the answer is
+``{"articles": [{url, url_mobile, title, seendate, socialimage, domain, language,
+sourcecountry}]}`` (``{}`` when nothing matches). A few queries, each combining component terms
+with several vendor names, run over weekly windows (whole UTC days) from the cursor's last window
+end to today (at most MAX_WINDOWS weeks back: the API only searches about three months).
+
+Politeness: GDELT asks for at most one request every 5 s (SourceSpec politeness_delay=5.0) and
+answers 429 when pushed; the fetch layer backs off from 10 s (fetcher_options). GDELT also sends
+its rate-limit notice as a plain-text body ("Please limit requests to one every 5 seconds ...")
+with status 200; fetch treats that as retryable too: it waits (same backoff) and asks again,
+then fails with a RetryableFetchError saying so. Any other plain-text answer (a rejected query)
+is fatal and quoted.
+
+Leads (``core.news_leads``, key url) are never deals: each is linked to a known deal only when
+the deal's recipient country, a PRC-linked party and a component all match the headline
+(``link_lead`` documents the rule and the confidence levels). Linking reads the current deals
+from the warehouse when the run is parsed; a lead keeps the link made when it was loaded.
+Licence: GDELT Project terms - free use, including commercial, with citation and a link to
+https://www.gdeltproject.org/; headlines and articles belong to their publishers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from psycopg.types.json import Jsonb
+
+from dsrwatch.fetching import FatalFetchError, FetchedResponse, Fetcher, RetryableFetchError
+from dsrwatch.normalise.components import PhraseIndex, default_taxonomy
+from dsrwatch.normalise.countries import NAME_OVERRIDES, to_iso3
+from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
+from dsrwatch.sources.aiddata import mentioned_organisations
+from dsrwatch.sources.base import MaxNullFraction, ParsedBatch, RowCountBounds, SourceFormatError, SourceSpec
+from dsrwatch.warehouse.loading import EntityTable
+from dsrwatch.warehouse.raw import RawPayload
+
+log = logging.getLogger(__name__)
+
+HOST = "api.gdeltproject.org"
+API_URL = f"https://{HOST}/api/v2/doc/doc"
+MAX_RECORDS = 250
+WINDOW = timedelta(days=7)
+MAX_WINDOWS = 12
+TIME_FORMAT = "%Y%m%d%H%M%S"
+RATE_LIMIT_NOTICE = b"Please limit requests"
+RATE_LIMIT_RETRIES = 4  # after the first answer: waits of 10, 20, 40, 80 s with backoff_base 10
+
+# A few queries, each ORing component terms and vendor names (GDELT: OR groups in parentheses,
+# phrases in quotes). Keys are stored with each lead. Keep them short: the replay file name
+# holds the whole query string and may not exceed 255 bytes.
+QUERIES: dict[str, str] = {
+    "safe_city": '("safe city" OR "smart city" OR "ciudad segura") (huawei OR zte OR hikvision OR dahua OR ceiec)',
+    "surveillance": '("facial recognition" OR "video surveillance" OR cctv) (huawei OR hikvision OR dahua OR sensetime)',
+    "government_data": '("data centre" OR "data center" OR "government cloud" OR "e-government") (huawei OR zte OR inspur)',
+}
+
+NEWS_LEADS = EntityTable(
+    "core.news_leads",
+    key=("url",),
+    columns=("title", "seen_at", "domain", "language", "source_country", "source_country_iso3", "queries",
+             "vendor_ids", "tags", "countries", "linked_deal_id", "link_confidence", "link_reason"),
+)  # fmt: skip
+
+SOURCE = SourceSpec(
+    name="gdelt_leads",
+    title="GDELT DOC 2.0 news leads (smart/safe city and surveillance with PRC vendors)",
+    category="leads",
+    hosts=(HOST,),
+    homepage="https://blog.gdeltproject.org/gdelt-doc-2-0-api-debuts/",
+    licence="GDELT Project terms: free use with citation; articles belong to their publishers",
+    attribution="The GDELT Project (https://www.gdeltproject.org/)",
+    schedule="0 5 * * 1",  # weekly, Monday 05:00 UTC, after the deal sources, before the digest
+    tables=(NEWS_LEADS,),
+    expectations=(
+        RowCountBounds("core.news_leads", 0, 200_000),  # a quiet week may bring nothing
+        MaxNullFraction("core.news_leads", "seen_at", 0.0),
+    ),
+    politeness_delay=5.0,
+    fetcher_options={"backoff_base": 10.0},
+    views=("analyst.news_leads",),
+)
+
+
+# -- windows and URLs ------------------------------------------------------------------------------
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def windows(cursor: dict | None, now: datetime | None = None) -> list[tuple[datetime, datetime]]:
+    """Weekly windows from the cursor's last window end (or a week ago) to today 00:00 UTC."""
+    end = (now or utc_now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = (cursor or {}).get("window_end")
+    start = datetime.strptime(last, TIME_FORMAT).replace(tzinfo=UTC) if last else end - WINDOW
+    start = max(start, end - MAX_WINDOWS * WINDOW)
+    spans = []
+    while start < end:
+        spans.append((start, min(start + WINDOW, end)))
+        start = spans[-1][1]
+    return spans
+
+
+def query_params(query: str, start: datetime, end: datetime) -> dict[str, object]:
+    """Parameters of one request, in the order they are sent (the replay file name uses it)."""
+    return {"query": query, "mode": "artlist", "format": "json", "maxrecords": MAX_RECORDS,
+            "startdatetime": start.strftime(TIME_FORMAT), "enddatetime": end.strftime(TIME_FORMAT)}  # fmt: skip
+
+
+def is_rate_limit_notice(body: bytes) -> bool:
+    return body.lstrip()[: len(RATE_LIMIT_NOTICE)] == RATE_LIMIT_NOTICE
+
+
+def _looks_like_json(body: bytes) -> bool:
+    return body.lstrip()[:1] in (b"{", b"[") or not body.strip()
+
+
+def _get(fetcher: Fetcher, params: dict[str, object]) -> FetchedResponse:
+    """One request, asking again while GDELT answers with its plain-text rate-limit notice."""
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        response = fetcher.get(API_URL, params)
+        if not is_rate_limit_notice(response.body):
+            if not _looks_like_json(response.body):
+                text = response.body[:300].decode("utf-8", "replace").strip()
+                raise FatalFetchError(f"GET {response.url}: GDELT answered plain text instead of JSON "
+                                      f"(a rejected query?): {text!r}")  # fmt: skip
+            return response
+        notice = response.body[:200].decode("utf-8", "replace").strip()
+        if fetcher.mode == "replay":
+            raise FatalFetchError(f"{response.url}: the recording is GDELT's rate-limit notice ({notice!r}), "
+                                  "not results; record it again")  # fmt: skip
+        if attempt == RATE_LIMIT_RETRIES:
+            break
+        wait = fetcher.backoff_base * 2**attempt
+        log.warning("GET %s: GDELT rate-limit notice %r; waiting %.0fs", response.url, notice, wait)
+        fetcher.sleep(wait)
+    raise RetryableFetchError(f"GET {response.url}: GDELT still answered its rate-limit notice after "
+                              f"{RATE_LIMIT_RETRIES + 1} tries: {notice!r}")  # fmt: skip
+
+
+def fetch(fetcher: Fetcher, cursor: dict | None = None) -> Iterator[FetchedResponse]:
+    """Every query over every window since the cursor."""
+    spans = windows(cursor)
+    if not spans:
+        log.info("gdelt_leads: no complete day since the last window end %s", (cursor or {}).get("window_end"))
+    for start, end in spans:
+        for query in QUERIES.values():
+            yield _get(fetcher, query_params(query, start, end))
+
+
+# -- parse -------------------------------------------------------------------------------------
+@cache
+def country_names() -> PhraseIndex:
+    """Country names (pycountry names, common and official names, and the project's overrides)."""
+    import pycountry
+
+    entries = []
+    for country in pycountry.countries:
+        for name in {country.name, getattr(country, "common_name", None), getattr(country, "official_name", None)}:
+            if name:
+                entries.append((country.alpha_3, name.split(",")[0], False))
+    entries += [(iso3, name, False) for name, iso3 in NAME_OVERRIDES.items() if not name.startswith(("the ", "congo,"))]
+    return PhraseIndex(entries)
+
+
+def seen_at(value: object) -> datetime | None:
+    """GDELT's seendate "20241224T144500Z" -> aware datetime (UTC)."""
+    text = clean_text(value)
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Lead:
+    url: str
+    title: str | None
+    seen_at: datetime | None
+    domain: str | None
+    language: str | None
+    source_country: str | None
+    source_country_iso3: str | None
+    queries: list[str] = field(default_factory=list)
+    vendor_ids: list[str] = field(default_factory=list)
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    countries: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LinkCandidate:
+    """A known deal as the linking rule sees it."""
+
+    entity_id: str  # "<source>:<deal_id>"
+    recipient_iso3: str | None
+    year: int | None
+    organisation_ids: frozenset[str]  # non-buyer parties and organisations named in its text
+    tags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Link:
+    deal_id: str
+    confidence: str
+    reason: str
+
+
+def link_lead(lead: Lead, candidates: Sequence[LinkCandidate]) -> Link | None:
+    """The known deal a lead most likely reports, or None.
+
+    A deal is a candidate only if all three match:
+      * vendor  - a PRC-linked organisation named in the headline is a non-buyer party of the
+                  deal (vendor, contractor, financier...) or named in the deal's own text;
+      * component - the headline and the deal share a taxonomy tag that is not a context tag
+                  (police_security alone, smart_metering alone do not count);
+      * country - the deal's recipient country is named in the headline, or else is the
+                  publisher's country (GDELT sourcecountry).
+    The best candidate has the country in the headline, then the most shared tags, then the most
+    shared vendors, then the latest project year. Confidence:
+      * high   - country named in the headline and no other candidate as good;
+      * medium - country only from the publisher, or several candidates equally good (the
+                 latest is chosen);
+      * low    - both.
+    """
+    taxonomy = default_taxonomy()
+    context = {name for name, tag in taxonomy.tags.items() if tag.relevance == "context"}
+    lead_tags = set(lead.tags) - context
+    lead_vendors = set(lead.vendor_ids)
+    if not lead_tags or not lead_vendors:
+        return None
+    scored = []
+    for c in candidates:
+        vendors, tags = lead_vendors & c.organisation_ids, lead_tags & c.tags
+        if not vendors or not tags or not c.recipient_iso3:
+            continue
+        if c.recipient_iso3 in lead.countries:
+            in_title = True
+        elif c.recipient_iso3 == lead.source_country_iso3:
+            in_title = False
+        else:
+            continue
+        scored.append(((not in_title, -len(tags), -len(vendors), -(c.year or 0), c.entity_id), c, vendors, tags))
+    if not scored:
+        return None
+    scored.sort(key=lambda s: s[0])
+    rank, best, vendors, tags = scored[0]
+    equally_good = sum(1 for s in scored if s[0][:3] == rank[:3])
+    in_title = not rank[0]
+    if in_title and equally_good == 1:
+        confidence = "high"
+    elif not in_title and equally_good > 1:
+        confidence = "low"
+    else:
+        confidence = "medium"
+    where = "named in the headline" if in_title else "the publisher's country"
+    reason = (f"country {best.recipient_iso3} ({where}), vendor {', '.join(sorted(vendors))}, "
+              f"components {', '.join(sorted(tags))}")  # fmt: skip
+    if equally_good > 1:
+        reason += f"; {equally_good} deals match equally well, the latest chosen"
+    return Link(best.entity_id, confidence, reason)
+
+
+CANDIDATES_SQL = """
+    SELECT d.source || ':' || d.deal_id, d.recipient_iso3::text,
+           coalesce(d.commitment_year, extract(year FROM d.signing_date)::integer),
+           ARRAY(SELECT p.organisation_id FROM core.deal_parties p
+                  WHERE p.source = d.source AND p.deal_id = d.deal_id AND p.role <> 'buyer' AND p.removed_at IS NULL)
+           || ARRAY(SELECT jsonb_array_elements_text(d.mentioned_organisations)),
+           ARRAY(SELECT c.tag FROM core.deal_components c
+                  WHERE c.source = d.source AND c.deal_id = d.deal_id AND c.removed_at IS NULL)
+      FROM core.deals d
+     WHERE d.removed_at IS NULL AND d.recipient_iso3 IS NOT NULL"""
+
+
+def load_link_candidates() -> list[LinkCandidate]:
+    """The deals currently in the warehouse, for linking (the one warehouse read of this parser)."""
+    from dsrwatch.warehouse import connect
+
+    with connect() as conn:
+        rows = conn.execute(CANDIDATES_SQL).fetchall()
+    return [LinkCandidate(e, iso3, year, frozenset(orgs), frozenset(tags)) for e, iso3, year, orgs, tags in rows]
+
+
+def _articles(body: bytes, url: str) -> list[dict]:
+    if is_rate_limit_notice(body):
+        raise SourceFormatError(f"{url}: the payload is GDELT's rate-limit notice, not results")
+    if not body.strip():
+        return []
+    try:  # GDELT titles sometimes carry raw control characters: strict=False accepts them
+        data = json.loads(body, strict=False)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFormatError(f"{url}: not valid JSON ({exc}); {len(body)} bytes. The payload is kept in "
+                                "raw.http_responses / raw.bodies for inspection.") from exc  # fmt: skip
+    if not isinstance(data, dict):
+        raise SourceFormatError(f"{url}: expected a JSON object with 'articles', got {type(data).__name__}")
+    articles = data.get("articles", [])  # {} means no matches
+    if not isinstance(articles, list):
+        raise SourceFormatError(f"{url}: 'articles' is not a list")
+    return articles
+
+
+def parse(
+    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None,
+    candidates: Sequence[LinkCandidate] | None = None,
+) -> ParsedBatch:
+    """The answers of one run -> leads, each linked to a known deal where the rule allows.
+
+    ``candidates`` are the known deals (tests pass them); by default they are read from the warehouse."""
+    query_ids = {text: key for key, text in QUERIES.items()}
+    leads: dict[str, Lead] = {}
+    window_end, full = (cursor or {}).get("window_end"), []
+    for payload in payloads:
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(payload.url).query))
+        query = query_ids.get(params.get("query", ""), params.get("query", ""))
+        if params.get("enddatetime") and (window_end is None or params["enddatetime"] > window_end):
+            window_end = params["enddatetime"]
+        articles = _articles(payload.body, payload.url)
+        if len(articles) >= MAX_RECORDS:
+            full.append(f"{query} {params.get('startdatetime')}-{params.get('enddatetime')}")
+        for article in articles:
+            if not isinstance(article, dict) or not clean_text(article.get("url")):
+                raise SourceFormatError(f"{payload.url}: an article without 'url': {str(article)[:200]}")
+            url = clean_text(article["url"])
+            lead = leads.get(url)
+            if lead is None:
+                country = clean_text(article.get("sourcecountry"))
+                lead = leads[url] = Lead(url, clean_text(article.get("title")), seen_at(article.get("seendate")),
+                                         clean_text(article.get("domain")), clean_text(article.get("language")),
+                                         country, to_iso3(country))  # fmt: skip
+            if query not in lead.queries:
+                lead.queries.append(query)
+
+    taxonomy = default_taxonomy()
+    for lead in leads.values():
+        lead.tags = taxonomy.classify(lead.title)
+        lead.vendor_ids = mentioned_organisations(lead.title)
+        lead.countries = list(country_names().find(lead.title))
+    if candidates is None:
+        candidates = load_link_candidates() if leads else []
+    rows, linked = [], 0
+    for lead in leads.values():
+        link = link_lead(lead, candidates)
+        linked += link is not None
+        rows.append((
+            lead.url, lead.title, lead.seen_at, lead.domain, lead.language, lead.source_country,
+            lead.source_country_iso3, Jsonb(lead.queries), Jsonb(lead.vendor_ids), Jsonb(lead.tags),
+            Jsonb(lead.countries), link.deal_id if link else None, link.confidence if link else None,
+            link.reason if link else None,
+        ))  # fmt: skip
+    warnings = [f"{len(rows)} leads, {linked} linked to a known deal"]
+    if full:
+        warnings.append(f"{len(full)} answers hit maxrecords={MAX_RECORDS} (older articles cut off): {full[:5]}")
+    return ParsedBatch(rows={NEWS_LEADS.table: rows}, entities=len(rows), complete=False, deleted_keys={},
+                       cursor={"window_end": window_end} if window_end else cursor, warnings=warnings)  # fmt: skip

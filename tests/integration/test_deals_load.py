@@ -1,0 +1,247 @@
+"""Replay hand-made deal sources into a real PostgreSQL warehouse; the deal risk patterns on real cases.
+
+Cases (tests/helpers/deals_fixtures.py): Islamabad Safe City (Huawei, China Exim Bank) must match
+SURVEILLANCE_VENDOR, BIOMETRIC_POPULATION and PRC_FINANCE; the Nairobi-Mombasa safe city
+(Safaricom prime contractor, Huawei technology, Kenyan money) SURVEILLANCE_VENDOR but not
+PRC_FINANCE; Mexico City's C5 (Thales) nothing.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dsrwatch import pipeline
+from dsrwatch.sources import gdelt_leads, worldbank_contracts
+
+from helpers import deals_fixtures as fx
+from helpers.db import query, scalar, table_fingerprint
+
+pytestmark = pytest.mark.integration
+
+PATTERN_DIR = Path(__file__).resolve().parents[2] / "sql" / "risk_patterns"
+DEAL_PATTERNS = ("SURVEILLANCE_VENDOR", "BIOMETRIC_POPULATION", "SECURITY_END_USER", "PRC_FINANCE")
+ISLAMABAD, NAIROBI, MEXICO, KONZA, BANGLADESH = ("aiddata:37016", "aiddata:90001", "aiddata:90002", "aiddata:59366",
+                                                 "aiddata:52654")  # fmt: skip
+NOW = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def replay(tmp_path, monkeypatch):
+    """Point DSR_REPLAY_DIR at a fresh directory filled by ``writer(root)``."""
+
+    def make(name, writer):
+        root = tmp_path / name
+        writer(root)
+        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
+        return root
+
+    return make
+
+
+def load(source):
+    return pipeline.load_from_raw(pipeline.fetch_to_raw(source))
+
+
+def load_aiddata(replay, records, release="3.0", name="aiddata-v1"):
+    replay(name, lambda root: fx.write_aiddata_replay(root, records, release))
+    return load("aiddata")
+
+
+# -- risk building blocks ------------------------------------------------------------------------
+# The contract of sql/risk_patterns/README.md, for databases where the shared risk views (written
+# elsewhere) are not there yet: the union of the deal contributions and the registry join.
+_FALLBACK_RISK_VIEWS = """
+CREATE VIEW risk.entities AS SELECT * FROM risk.entities__deal;
+CREATE VIEW risk.parties AS SELECT * FROM risk.parties__deal;
+CREATE VIEW risk.prc_parties AS
+SELECT p.entity_kind, p.entity_id, p.role, p.organisation_id, p.party_name, o.jurisdiction, o.ownership,
+       o.group_id, o.sectors
+  FROM risk.parties p JOIN core.prc_organisations o ON o.organisation_id = p.organisation_id AND o.removed_at IS NULL;
+"""
+
+
+def run_patterns(url: str) -> dict[str, dict[str, tuple[str | None, dict]]]:
+    """Each deal pattern's matches: {pattern: {entity_id: (severity, evidence)}}."""
+    results = {}
+    with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('risk.prc_parties')").fetchone()[0] is None:
+            conn.execute(_FALLBACK_RISK_VIEWS)
+        for pattern in DEAL_PATTERNS:
+            text = (PATTERN_DIR / f"{pattern}.sql").read_text().strip().rstrip(";")
+            rows = conn.execute(
+                sql.SQL("SELECT entity_kind, entity_id, severity, evidence FROM ({}\n) AS q").format(sql.SQL(text))
+            ).fetchall()
+            assert all(kind == "deal" and "reason" in evidence for kind, _, _, evidence in rows), pattern
+            results[pattern] = {entity: (severity, evidence) for _, entity, severity, evidence in rows}
+    return results
+
+
+# -- AidData ------------------------------------------------------------------------------------
+def test_aiddata_replay_fills_deals_and_views(warehouse, replay):
+    fx.seed_prc_registry(warehouse)
+    summary = load_aiddata(replay, fx.RELEASE_V1)
+    assert (summary.status, summary.entities, summary.added, summary.is_baseline) == ("succeeded", 6, 6, True)
+    row = query(warehouse, """SELECT title, recipient_iso3, buyers, vendors, contractors, financiers, prc_parties,
+                                     components, component_words -> 'face_recognition', commitment_year, release
+                                FROM analyst.deals WHERE entity_id = %s""", (ISLAMABAD,))[0]  # fmt: skip
+    assert row[1] == "PAK" and row[9] == 2010 and row[10] == "3.0"
+    assert row[2] == ["Government of Pakistan", "Islamabad Capital Territory Police", "Pakistan Ministry of Interior"]
+    assert row[3] == ["Huawei Technologies Co., Ltd."] and row[4] == []
+    assert row[5] == ["Export-Import Bank of China"]
+    assert row[6] == ["Export-Import Bank of China (financier)", "Huawei Technologies Co., Ltd. (vendor)"]
+    assert row[7] == ["cctv", "command_centre", "face_recognition", "licence_plate_recognition", "mobile_network",
+                      "police_security", "safe_city"]  # fmt: skip
+    assert row[8] == ["face recognition"]
+    nairobi = query(warehouse, "SELECT vendors, contractors, financiers FROM analyst.deals WHERE entity_id = %s", (NAIROBI,))
+    assert nairobi == [(["Huawei Technologies Co., Ltd."], ["Safaricom PLC"], ["Government of Kenya"])]
+    # government data hosting, written into the shared table under this source's scope
+    hosting = query(warehouse, """SELECT entity_id, government_body, body_type, country_iso3 FROM core.government_hosting
+                                   WHERE source = 'aiddata' ORDER BY 1, 2""")  # fmt: skip
+    assert hosting == [
+        (BANGLADESH, "Bangladesh Computer Council", "government", "BGD"),
+        (KONZA, "Kenya Ministry of Information, Communications and Technology", "government", "KEN"),
+        (KONZA, "Konza Technopolis Development Authority", "government", "KEN"),
+    ]
+    # risk contributions follow the README contract
+    entity = query(warehouse, "SELECT * FROM risk.entities__deal WHERE entity_id = %s", (ISLAMABAD,))[0]
+    assert entity[:2] == ("deal", ISLAMABAD) and entity[3:] == (
+        "deals", "aiddata", ["PAK"], 2010, "https://www.example.org/islamabad-safe-city", True)
+    assert scalar(warehouse, "SELECT count(*) FROM risk.parties__deal WHERE entity_id = %s", (ISLAMABAD,)) == 5
+
+
+def test_deal_patterns_on_real_cases(warehouse, replay):
+    fx.seed_prc_registry(warehouse)
+    load_aiddata(replay, fx.RELEASE_V1)
+    matches = run_patterns(warehouse)
+    # Islamabad Safe City: Huawei builds it, China Exim Bank lends, face and plate recognition, police buyer
+    for pattern in ("SURVEILLANCE_VENDOR", "BIOMETRIC_POPULATION", "PRC_FINANCE", "SECURITY_END_USER"):
+        assert ISLAMABAD in matches[pattern], pattern
+    assert matches["PRC_FINANCE"][ISLAMABAD][0] == "high"  # a policy bank
+    assert matches["PRC_FINANCE"][ISLAMABAD][1]["reason"] == "financed by Export-Import Bank of China (China Eximbank) (policy-bank)"
+    assert matches["SURVEILLANCE_VENDOR"][ISLAMABAD][1]["reason"].startswith(
+        "surveillance system (cctv, command_centre, face_recognition, licence_plate_recognition, police_security, "
+        "safe_city) built or integrated by PRC-linked Huawei Technologies Co., Ltd. (vendor)")
+    assert matches["SECURITY_END_USER"][ISLAMABAD][0] is None  # named buyer: the header's severity
+    # Nairobi-Mombasa: Safaricom prime contractor with Huawei technology, Kenyan money
+    assert NAIROBI in matches["SURVEILLANCE_VENDOR"]
+    assert NAIROBI not in matches["PRC_FINANCE"]
+    assert NAIROBI not in matches["BIOMETRIC_POPULATION"]
+    # Mexico City C5 by Thales: a surveillance system without a PRC link matches nothing
+    assert all(MEXICO not in found for found in matches.values())
+    # Konza (smart city, safe city, Exim) and the Bangladesh data centre (ZTE, Exim, Sinosure)
+    assert {KONZA, BANGLADESH} <= set(matches["PRC_FINANCE"])
+    assert KONZA in matches["SURVEILLANCE_VENDOR"] and BANGLADESH not in matches["SURVEILLANCE_VENDOR"]
+    sinosure = matches["PRC_FINANCE"][BANGLADESH][1]["financiers"]
+    assert {f["organisation_id"] for f in sinosure} == {"china-exim-bank", "sinosure"}
+
+
+def test_risk_engine_flags_the_deals(warehouse, replay):
+    engine = pytest.importorskip("dsrwatch.risk.engine")
+    fx.seed_prc_registry(warehouse)
+    load_aiddata(replay, fx.RELEASE_V1)
+    engine.evaluate()
+    flags = query(warehouse, """SELECT entity_id, array_agg(pattern_id ORDER BY pattern_id) FROM risk.flags
+                                 WHERE entity_kind = 'deal' AND resolved_at IS NULL GROUP BY 1""")  # fmt: skip
+    flagged = dict(flags)
+    assert {"SURVEILLANCE_VENDOR", "BIOMETRIC_POPULATION", "PRC_FINANCE"} <= set(flagged[ISLAMABAD])
+    assert "SURVEILLANCE_VENDOR" in flagged[NAIROBI] and "PRC_FINANCE" not in flagged[NAIROBI]
+    assert MEXICO not in flagged  # no pattern at all, the generic ones included
+    assert query(warehouse, "SELECT DISTINCT is_baseline FROM risk.flags WHERE entity_kind = 'deal'") == [(True,)]
+
+
+def test_second_release_marks_exactly_the_added_records_new(warehouse, replay):
+    first = load_aiddata(replay, fx.RELEASE_V1)
+    second = load_aiddata(replay, fx.RELEASE_V2, release="3.1", name="aiddata-v2")
+    assert (second.added, second.removed, second.is_baseline) == (2, 0, False)
+    changes = query(warehouse, """SELECT entity_key, change, changed_columns FROM core.entity_changes
+                                   WHERE entity_table = 'core.deals' AND run_id = %s""", (second.run_id,))  # fmt: skip
+    added = {key.split("|")[1] for key, change, _ in changes if change == "added"}
+    assert added == fx.ADDED_V2
+    # every record still present is modified by the new release label only
+    modified = {key.split("|")[1]: columns for key, change, columns in changes if change == "modified"}
+    assert set(modified) == fx.KEPT_V1
+    assert all(columns == {"release": ["3.0", "3.1"]} for columns in modified.values())
+    new_rows = query(warehouse, """SELECT deal_id FROM analyst.deals
+                                    WHERE first_seen_at > (SELECT finished_at FROM ops.source_runs WHERE run_id = %s)
+                                    ORDER BY 1""", (first.run_id,))  # fmt: skip
+    assert {r[0] for r in new_rows} == fx.ADDED_V2
+    # their parties and components arrive with them
+    assert scalar(warehouse, """SELECT count(*) FROM core.entity_changes WHERE run_id = %s
+                                 AND entity_table = 'core.deal_parties' AND change = 'added'""", (second.run_id,)) > 0
+
+
+def test_same_release_again_writes_nothing(warehouse, replay):
+    load_aiddata(replay, fx.RELEASE_V1)
+    before = table_fingerprint(warehouse)
+    again = load_aiddata(replay, fx.RELEASE_V1, name="aiddata-again")
+    assert (again.added, again.modified, again.removed) == (0, 0, 0)
+    assert table_fingerprint(warehouse) == before
+
+
+def test_a_record_leaving_the_release_is_removed_with_its_parties(warehouse, replay):
+    load_aiddata(replay, fx.RELEASE_V1)
+    without_konza = [r for r in fx.RELEASE_V1 if r is not fx.KONZA]
+    summary = load_aiddata(replay, without_konza, name="aiddata-fewer")
+    assert summary.removed == 1
+    assert query(warehouse, "SELECT removed_at IS NOT NULL FROM analyst.deals WHERE entity_id = %s", (KONZA,)) == [(True,)]
+    assert scalar(warehouse, """SELECT count(*) FROM core.deal_parties WHERE deal_id = '59366'
+                                 AND removed_at IS NULL""") == 0  # fmt: skip
+    assert scalar(warehouse, """SELECT count(*) FROM core.government_hosting WHERE entity_id = %s
+                                 AND removed_at IS NULL""", (KONZA,)) == 0  # fmt: skip
+
+
+# -- World Bank: incremental, and scoped against AidData in the shared tables -----------------
+def test_worldbank_incremental_cursor_and_scope(warehouse, replay, monkeypatch):
+    monkeypatch.setattr(worldbank_contracts, "PAGE_SIZE", 4)
+    load_aiddata(replay, fx.RELEASE_V1)
+    replay("wb-1", lambda root: fx.write_worldbank_replay(root, fx.WB_ROWS, page_size=4))
+    first = load("worldbank_contracts")
+    assert (first.status, first.entities, first.added, first.requests) == ("succeeded", len(fx.WB_KEPT), len(fx.WB_KEPT), 3)
+    cursor = scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'worldbank_contracts'")
+    assert cursor == {"max_signing_date": "2021-03-28"}
+    assert scalar(warehouse, "SELECT count(*) FROM analyst.deals WHERE source = 'aiddata' AND removed_at IS NULL") == 6
+    # next week: only contracts signed since the cursor minus the overlap are asked for; one is new
+    since = worldbank_contracts.query_start(cursor)
+    newer = fx.wb_row("1700009", "2021-06-01", "ZTE CORPORATION", "China", "NATIONAL ID CARD PERSONALISATION SYSTEM",
+                      "Ethiopia", "ET", 4000000)  # fmt: skip
+    replay("wb-2", lambda root: fx.write_worldbank_replay(root, [fx.WB_ROWS[0], newer], since=since, page_size=4))
+    second = load("worldbank_contracts")
+    assert (second.added, second.modified, second.removed) == (1, 0, 0)  # incremental: nothing removed
+    assert scalar(warehouse, "SELECT count(*) FROM analyst.deals WHERE source = 'worldbank_contracts' AND removed_at IS NULL") == 6
+    assert scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'worldbank_contracts'") == {
+        "max_signing_date": "2021-06-01"}
+    # an AidData reload without a record removes only that AidData deal, never World Bank rows
+    load_aiddata(replay, [r for r in fx.RELEASE_V1 if r is not fx.SMART_CLASSROOM], name="aiddata-fewer")
+    present = dict(query(warehouse, """SELECT source, count(*) FROM core.deals WHERE removed_at IS NULL
+                                        GROUP BY source"""))  # fmt: skip
+    assert present == {"aiddata": 5, "worldbank_contracts": 6}
+    hosting = query(warehouse, "SELECT source, entity_id, government_body FROM core.government_hosting "
+                               "WHERE source = 'worldbank_contracts' AND removed_at IS NULL")  # fmt: skip
+    assert hosting == [("worldbank_contracts", "worldbank_contracts:1700004", "Government of Kenya")]
+
+
+# -- GDELT: leads linked to the deals in the warehouse -----------------------------------------------
+def test_gdelt_leads_are_linked_to_loaded_deals(warehouse, replay, monkeypatch):
+    load_aiddata(replay, fx.RELEASE_V1)
+    monkeypatch.setattr(gdelt_leads, "utc_now", lambda: NOW)
+    windows = gdelt_leads.windows(None, NOW)
+    high = fx.article("https://news.example.co.ke/cctv", "Kenya extends Huawei safe city CCTV cameras",
+                      "20260107T081500Z", "news.example.co.ke", "Kenya")  # fmt: skip
+    answers = {"safe_city": [high, fx.LEAD_UNRELATED], "surveillance": [fx.LEAD_ISLAMABAD_PUBLISHER, high]}
+    replay("gdelt", lambda root: fx.write_gdelt_replay(root, answers, windows))
+    summary = load("gdelt_leads")
+    assert (summary.status, summary.entities, summary.requests) == ("succeeded", 3, 3)
+    leads = dict((r[0], r[1:]) for r in query(warehouse, """
+        SELECT url, linked_deal_id, linked_deal_title, link_confidence, queries FROM analyst.news_leads"""))
+    assert leads[high["url"]][:3] == (NAIROBI, fx.NAIROBI_MOMBASA["Title"], "high")
+    assert leads[high["url"]][3] == ["safe_city", "surveillance"]
+    assert leads[fx.LEAD_ISLAMABAD_PUBLISHER["url"]][0] == ISLAMABAD
+    assert leads[fx.LEAD_ISLAMABAD_PUBLISHER["url"]][2] == "medium"
+    assert leads[fx.LEAD_UNRELATED["url"]][0] is None
+    # leads stay leads: nothing was added to the deals
+    assert scalar(warehouse, "SELECT count(*) FROM core.deals") == 6
+    assert scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'gdelt_leads'") == {
+        "window_end": "20260112000000"}

@@ -1,0 +1,233 @@
+"""The AidData GCDF 3.0 parser on small workbooks built here (official column names, zipped like
+the release): streaming read, relevance filter, parties and roles, components, government hosting."""
+
+import io
+import re
+import zipfile
+
+import pytest
+
+from dsrwatch.sources import aiddata
+from dsrwatch.sources.base import SourceFormatError
+from dsrwatch.warehouse.raw import RawPayload
+
+from helpers import deals_fixtures as fx
+
+
+def parse(records, release="3.0", cursor=None, body=None):
+    body = body if body is not None else fx.release_zip(records, release)
+    return aiddata.parse([RawPayload(aiddata.RELEASE_URL, body)], cursor)
+
+
+def plain(value):
+    return getattr(value, "obj", value)  # Jsonb -> the Python object inside
+
+
+def table(batch, name):
+    return [tuple(plain(v) for v in row) for row in batch.rows[name]]
+
+
+def deals(batch):
+    return {row[1]: dict(zip(aiddata.DEALS.all_columns, row, strict=True)) for row in table(batch, "core.deals")}
+
+
+def parties(batch, deal_id):
+    return {(role, org): (name, kind) for _, d, role, org, name, kind in table(batch, "core.deal_parties") if d == deal_id}
+
+
+@pytest.fixture(scope="module")
+def v1():
+    return parse(fx.RELEASE_V1)
+
+
+def test_keeps_only_digital_infrastructure(v1):
+    assert set(deals(v1)) == fx.KEPT_V1
+    assert v1.entities == len(fx.KEPT_V1)
+    assert v1.complete and v1.cursor == {"release": "3.0", "records": len(fx.RELEASE_V1)}
+    assert "8 records read, 6 digital-infrastructure deals kept" in v1.warnings[0]
+
+
+def test_relevance_says_why_a_deal_was_kept(v1):
+    kept = deals(v1)
+    assert kept["90001"]["relevance"][0] == "sector:COMMUNICATIONS"
+    assert "component:safe_city" in kept["37016"]["relevance"]
+    assert "prc_vendor:huawei-technologies" in kept["37016"]["relevance"]
+    # a Huawei donation in education: kept for the vendor alone
+    assert kept["53843"]["relevance"] == ["prc_vendor:huawei-technologies", "prc_vendor_named:huawei-technologies"]
+    # Thales' C5 has no PRC link: kept for its components (it matters as a control case)
+    assert kept["90002"]["relevance"] == ["component:cctv", "component:command_centre", "component:safe_city"]
+
+
+def test_deal_columns(v1):
+    islamabad = deals(v1)["37016"]
+    assert islamabad["source"] == "aiddata" and islamabad["release"] == "3.0"
+    assert (islamabad["recipient"], islamabad["recipient_iso3"], islamabad["commitment_year"]) == ("Pakistan", "PAK", 2010)
+    assert islamabad["amount_usd"] == 174885814.4 and islamabad["amount_basis"] == "constant 2021 USD"
+    assert islamabad["source_urls"] == ["https://www.example.org/islamabad-safe-city",
+                                        "https://www.example.org/pakistan-erd-loans"]  # fmt: skip
+    assert islamabad["mentioned_organisations"] == ["china-exim-bank", "huawei-technologies"]
+    assert islamabad["status"] == "Completion" and islamabad["flow_type"] == "Loan"
+
+
+def test_parties_and_roles(v1):
+    assert parties(v1, "37016") == {
+        ("financier", "china-exim-bank"): ("Export-Import Bank of China (China Eximbank)", "State-owned Policy Bank"),
+        ("vendor", "huawei-technologies"): ("Huawei Technologies Co., Ltd.", "Chinese Private Sector"),
+        ("buyer", "pakistan-ministry-of-interior"): ("Pakistan Ministry of Interior", "Recipient Government Agency"),
+        ("buyer", "islamabad-capital-territory-police"): ("Islamabad Capital Territory Police",
+                                                          "Recipient Government Agency"),
+        ("buyer", "government-of-pakistan"): ("Government of Pakistan", "Recipient government (AidData Recipient)"),
+    }  # fmt: skip
+    nairobi = parties(v1, "90001")
+    assert ("contractor", "safaricom") in nairobi and ("vendor", "huawei-technologies") in nairobi
+    assert ("financier", "government-of-kenya") in nairobi
+    # the insurer is a financier
+    assert ("financier", "sinosure") in parties(v1, "52654")
+    # a PRC technology firm funding a project with digital components supplies it (camera donation) ...
+    kampala = parties(parse([fx.KAMPALA]), "59946")
+    assert {("financier", "huawei-technologies"), ("vendor", "huawei-technologies")} <= set(kampala)
+    # ... but not a smart classroom, which has no component of the taxonomy
+    assert {role for role, org in parties(v1, "53843") if org == "huawei-technologies"} == {"financier"}
+
+
+def test_components_with_words_and_fields(v1):
+    components = {(d, tag): (words, fields) for _, d, tag, words, fields in table(v1, "core.deal_components")}
+    assert components[("37016", "face_recognition")] == (["face recognition"], ["description"])
+    assert components[("37016", "safe_city")] == (["safe city"], ["title", "description"])
+    # the end user comes from the buyers' names as well as from the text
+    assert components[("37016", "police_security")] == (["police", "ministry of interior"], ["description", "buyer"])
+    assert components[("90002", "cctv")] == (["videovigilancia"], ["description"])
+
+
+def test_government_hosting_for_data_centre_and_e_government_deals(v1):
+    rows = table(v1, "core.government_hosting")
+    bodies = {(r[2], r[3]): r[4:7] for r in rows}
+    assert bodies == {
+        ("aiddata:59366", "Kenya Ministry of Information, Communications and Technology"):
+            ("government", "KEN", "https://www.example.org/konza"),
+        ("aiddata:59366", "Konza Technopolis Development Authority"): ("government", "KEN", "https://www.example.org/konza"),
+        ("aiddata:52654", "Bangladesh Computer Council"): ("government", "BGD", "https://www.example.org/bangladesh-ndc"),
+    }  # fmt: skip
+    assert all(r[0] == "aiddata" and r[1] == "deal" for r in rows)
+    assert "data_centre: national data center, data center" in next(r[7] for r in rows if r[2] == "aiddata:52654")
+
+
+def test_release_comes_from_the_sheet_name_and_a_new_one_is_reported():
+    batch = parse(fx.RELEASE_V1[:2], release="3.1", cursor={"release": "3.0"})
+    assert {row["release"] for row in deals(batch).values()} == {"3.1"}
+    assert any("new AidData release 3.0 -> 3.1" in w for w in batch.warnings)
+
+
+def test_agency_lists_split_on_pipes_with_aligned_types():
+    assert aiddata.split_agencies("Huawei Technologies Co., Ltd.| Islamabad Police ", "Chinese Private Sector|Recipient Government Agency") == [
+        ("Huawei Technologies Co., Ltd.", "Chinese Private Sector"), ("Islamabad Police", "Recipient Government Agency")]  # fmt: skip
+    # a type list that does not line up gives no types rather than wrong ones
+    assert aiddata.split_agencies("A|B", "Chinese Private Sector") == [("A", None), ("B", None)]
+    assert aiddata.split_agencies(None, None) == []
+
+
+@pytest.mark.parametrize(
+    ("agency_type", "organisation", "role"),
+    [
+        ("Recipient Government Agency", "x", "buyer"),
+        ("Government Agency", "x", "buyer"),  # GCDF 2.0 style, no origin
+        ("Chinese Government Agency", "x", "contractor"),
+        ("Chinese State-owned Company", "x", "vendor"),
+        ("Chinese Private Sector", "x", "vendor"),
+        ("Other", "huawei-technologies", "vendor"),  # registry-listed firm without a Chinese type
+        ("Recipient Private Sector", "x", "contractor"),
+        ("Other Joint Venture/Special Purpose Vehicle", "x", "contractor"),
+        ("Recipient State-owned Bank", "x", "financier"),
+        (None, "x", "contractor"),
+    ],
+)
+def test_implementing_agency_role_by_type(agency_type, organisation, role):
+    assert aiddata.implementing_role(agency_type, organisation, frozenset({"huawei-technologies"})) == role
+
+
+def test_missing_required_column_is_schema_drift():
+    columns = tuple(c for c in fx.GCDF3_COLUMNS if c != "Implementing Agencies")
+    records = [{k: v for k, v in fx.ISLAMABAD.items() if k != "Implementing Agencies"}]
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        archive.writestr(fx.WORKBOOK_NAME, fx.workbook_bytes(records, columns=columns))
+    with pytest.raises(SourceFormatError, match=r"lacks column\(s\) \['Implementing Agencies'\]"):
+        parse(None, body=body.getvalue())
+
+
+def test_not_a_zip_names_the_url_and_keeps_the_payload():
+    with pytest.raises(SourceFormatError, match=r"Version_3_0\.zip: not a zip file.*'<html>"):
+        parse(None, body=b"<html>Service unavailable</html>")
+
+
+def test_zip_without_a_workbook():
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        archive.writestr("README.txt", "nothing here")
+    with pytest.raises(SourceFormatError, match=r"no \.xlsx workbook"):
+        parse(None, body=body.getvalue())
+
+
+def test_a_workbook_served_without_the_zip_is_read_too():
+    batch = parse(None, body=fx.workbook_bytes(fx.RELEASE_V1))
+    assert set(deals(batch)) == fx.KEPT_V1
+
+
+def test_wrong_sheet_name():
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(fx.workbook_bytes(fx.RELEASE_V1)))
+    workbook.active.title = "Sheet1"
+    out = io.BytesIO()
+    workbook.save(out)
+    body = out.getvalue()
+    with pytest.raises(SourceFormatError, match=r"no sheet named GCDF_<release>"):
+        parse(None, body=body)
+
+
+def test_recorded_dimensions_are_not_trusted():
+    """A writer that records a too-small <dimension> must not truncate the read-only parse."""
+    source = zipfile.ZipFile(io.BytesIO(fx.workbook_bytes(fx.RELEASE_V1)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:C3"', data)
+            target.writestr(item, data)
+    batch = parse(None, body=out.getvalue())
+    assert set(deals(batch)) == fx.KEPT_V1
+
+
+def test_values_in_other_types_and_missing_iso3():
+    record = fx.gcdf_record(1, Title="Safe city project", Recipient="Kenya", **{
+        "Commitment Year": "2015", "Sector Name": "COMMUNICATIONS", "Funding Agencies": "China Eximbank",
+        "Amount (Constant USD 2021)": "1,234.567"})  # fmt: skip
+    regional = fx.gcdf_record(2, Title="Regional data center", Recipient="Africa, regional", **{
+        "Commitment Year": 2016.0, "Sector Name": "COMMUNICATIONS", "Funding Agencies": "China Eximbank"})  # fmt: skip
+    kept = deals(parse([record, regional]))
+    assert (kept["1"]["recipient_iso3"], kept["1"]["commitment_year"], kept["1"]["amount_usd"]) == ("KEN", 2015, 1234.57)
+    assert (kept["2"]["recipient_iso3"], kept["2"]["commitment_year"]) == (None, 2016)
+    # a regional project has no single recipient government among its buyers
+    assert not [p for p in parties(parse([regional]), "2") if p[0] == "buyer"]
+
+
+def test_duplicate_record_ids_are_reported_and_kept_once():
+    batch = parse([fx.ISLAMABAD, fx.ISLAMABAD])
+    assert batch.entities == 1
+    assert any("duplicate record ids skipped: ['37016']" in w for w in batch.warnings)
+
+
+def test_run_without_the_release_payload():
+    with pytest.raises(SourceFormatError, match="run has no https://docs.aiddata.org"):
+        aiddata.parse([RawPayload("https://elsewhere.example/x.zip", b"")])
+
+
+def test_source_contract():
+    spec = aiddata.SOURCE
+    assert spec.hosts == ("docs.aiddata.org",) and spec.licence == "ODC-By 1.0"
+    assert spec.tables[0] is aiddata.DEALS and spec.category == "deals"
+    assert {t.table: t.scope_column for t in spec.tables if t.scope_column} == {
+        "core.deals": "source", "core.deal_parties": "source", "core.deal_components": "source",
+        "core.government_hosting": "source"}  # fmt: skip
+    assert spec.expectations
