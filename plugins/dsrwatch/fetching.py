@@ -9,12 +9,14 @@
 
 Replay/record layout: ``DIR/<host>/<path>`` exactly as in the URL. A query string becomes part
 of the file name: ``<path>?<query>``, the query kept as sent, with any '/' in it written as
-``%2F`` so it stays inside one file name (see :func:`url_to_relative_path`).
+``%2F`` so it stays inside one file name; a name longer than 255 bytes becomes
+``<path>?sha256-<hex digest of the query>`` (see :func:`url_to_relative_path`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import time
 import urllib.parse
@@ -31,6 +33,7 @@ from dsrwatch import config
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_FILE_NAME_BYTES = 255
 
 
 class FetchError(Exception):
@@ -101,6 +104,9 @@ def url_to_relative_path(url: str) -> Path:
     name = path
     if parts.query:
         name = f"{path}?{parts.query.replace('/', '%2F')}"
+        if len(Path(name).name.encode()) > MAX_FILE_NAME_BYTES:
+            # File systems stop at 255 bytes: a long query is named by its digest instead.
+            name = f"{path}?sha256-{hashlib.sha256(parts.query.encode()).hexdigest()}"
     relative = Path(parts.netloc) / name
     if ".." in relative.parts:
         raise FatalFetchError(f"refusing a URL that climbs out of the replay directory: {url!r}")

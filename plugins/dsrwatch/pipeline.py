@@ -181,10 +181,11 @@ def apply_batch(
 
 
 def code_fingerprint(module) -> str:
-    """Digest of the code and seed data that turn payloads into rows: the source module,
+    """Digest of the code and seed data that turn payloads into rows: the source modules,
     normalisation, reference seeds and the loader. Any change to them forces a full reload."""
     package = Path(__file__).parent
-    files = [Path(module.__file__), package / "warehouse" / "loading.py"]
+    # Every source module: one may import another's tables and helpers (the deal sources do).
+    files = [Path(module.__file__), package / "warehouse" / "loading.py", *sorted((package / "sources").glob("*.py"))]
     files += sorted((package / "normalise").glob("*.py")) + sorted((package / "reference").glob("*"))
     digest = hashlib.sha256()
     for f in files:
@@ -293,15 +294,20 @@ def check_expectations(run_id: int) -> list[str]:
         for rule in spec.expectations:
             schema, table = rule.table.split(".")
             ident = psycopg.sql.Identifier(schema, table)
+            scope = psycopg.sql.SQL("")
+            if rule.scope_column:
+                scope = psycopg.sql.SQL(" AND {} = {}").format(
+                    psycopg.sql.Identifier(rule.scope_column), psycopg.sql.Literal(spec.name)
+                )
             if isinstance(rule, RowCountBounds):
-                query = psycopg.sql.SQL("SELECT count(*) FROM {} WHERE removed_at IS NULL").format(ident)
+                query = psycopg.sql.SQL("SELECT count(*) FROM {} WHERE removed_at IS NULL{}").format(ident, scope)
                 count = conn.execute(query).fetchone()[0]
                 text = f"{rule.table}: {count} present rows, expected {rule.minimum}..{rule.maximum}"
                 (problems if not rule.minimum <= count <= rule.maximum else checked).append(text)
             elif isinstance(rule, MaxNullFraction):
                 query = psycopg.sql.SQL(
-                    "SELECT count(*), count(*) FILTER (WHERE {col} IS NULL) FROM {tbl} WHERE removed_at IS NULL"
-                ).format(col=psycopg.sql.Identifier(rule.column), tbl=ident)
+                    "SELECT count(*), count(*) FILTER (WHERE {col} IS NULL) FROM {tbl} WHERE removed_at IS NULL{scope}"
+                ).format(col=psycopg.sql.Identifier(rule.column), tbl=ident, scope=scope)
                 total, nulls = conn.execute(query).fetchone()
                 fraction = nulls / total if total else 0.0
                 text = f"{rule.table}.{rule.column}: {nulls}/{total} NULL, at most {rule.fraction:.0%} allowed"

@@ -685,3 +685,12 @@ class TestRecord:
         assert fetcher.get(url).body == b"previous"
 
         assert (tmp_path / server.host / "a.json").read_bytes() == b"previous"
+
+
+def test_a_query_too_long_for_a_file_name_is_named_by_its_digest():
+    import hashlib
+
+    query = "where=" + "x" * 400
+    relative = url_to_relative_path(f"https://example.org/api/data.json?{query}")
+    assert str(relative) == f"example.org/api/data.json?sha256-{hashlib.sha256(query.encode()).hexdigest()}"
+    assert len(relative.name.encode()) < 255

@@ -45,6 +45,13 @@ NAME_OVERRIDES: dict[str, str] = {
     "west bank and gaza": "PSE",
     "vatican": "VAT",
     "china (people's republic of)": "CHN",
+    # World Bank spellings
+    "cote d'ivoire": "CIV",
+    "gambia, the": "GMB",
+    "egypt, arab rep.": "EGY",
+    "yemen, rep.": "YEM",
+    "hong kong sar, china": "HKG",
+    "macao sar, china": "MAC",
     "people's republic of china": "CHN",
 }
 

@@ -109,9 +109,9 @@ SOURCE = SourceSpec(
     expectations=(
         # GCDF 3.0 holds ~700 COMMUNICATIONS projects plus safe-city, e-government and data-centre
         # projects filed under other sectors; World Bank contracts share the table (a few hundred).
-        RowCountBounds("core.deals", 300, 8_000),
-        MaxNullFraction("core.deals", "recipient_iso3", 0.25),  # regional projects have no country
-        MaxNullFraction("core.deals", "commitment_year", 0.02),
+        RowCountBounds("core.deals", 300, 8_000, scope_column="source"),
+        MaxNullFraction("core.deals", "recipient_iso3", 0.25, scope_column="source"),  # regional projects have no country
+        MaxNullFraction("core.deals", "commitment_year", 0.02, scope_column="source"),
     ),
     politeness_delay=1.0,
     views=("analyst.deals",),

@@ -51,20 +51,25 @@ def require(record: dict, fields: tuple[str, ...], url: str) -> None:
 
 @dataclass(frozen=True)
 class RowCountBounds:
-    """After a load, the number of present (not removed) rows of ``table`` lies in [minimum, maximum]."""
+    """After a load, the number of present (not removed) rows of ``table`` lies in [minimum, maximum].
+
+    ``scope_column``: in a table several sources share, count only rows whose column names this source.
+    """
 
     table: str
     minimum: int
     maximum: int
+    scope_column: str | None = None
 
 
 @dataclass(frozen=True)
 class MaxNullFraction:
-    """At most ``fraction`` of present rows of ``table`` may have ``column`` NULL."""
+    """At most ``fraction`` of present rows of ``table`` may have ``column`` NULL (scoped as above)."""
 
     table: str
     column: str
     fraction: float = 0.0
+    scope_column: str | None = None
 
 
 @dataclass(frozen=True)

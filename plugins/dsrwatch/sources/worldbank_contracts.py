@@ -81,8 +81,8 @@ SOURCE = SourceSpec(
     tables=DEAL_TABLES,
     expectations=(
         # Shared with aiddata: the lower bound must hold when this source runs first.
-        RowCountBounds("core.deals", 5, 8_000),
-        MaxNullFraction("core.deals", "recipient_iso3", 0.25),  # regional borrowers ("Eastern Africa")
+        RowCountBounds("core.deals", 5, 8_000, scope_column="source"),
+        MaxNullFraction("core.deals", "recipient_iso3", 0.25, scope_column="source"),  # regional borrowers ("Eastern Africa")
     ),
     politeness_delay=1.0,
     views=("analyst.deals",),
