@@ -158,7 +158,7 @@ def apply_batch(
             previous_seen=previous_seen, deleted_keys=deleted, record_added=previous_seen is not None,
         )  # fmt: skip
     primary = per_table[spec.tables[0].table]
-    children = {t.table: t.key.index(t.entity_column) + 1 for t in spec.tables if t.entity_column}
+    children = {t.table: len(t.entity_columns) for t in spec.tables if t.entity_columns}
     if children and previous_seen is not None:
         # An entity whose parts changed (a new owner, a landing point dropped) counts as changed.
         primary.modified = conn.execute(
@@ -166,7 +166,7 @@ def apply_batch(
                    SELECT entity_key AS k FROM core.entity_changes
                     WHERE run_id = %(run)s AND entity_table = %(primary)s AND change = 'modified'
                    UNION ALL
-                   SELECT split_part(c.entity_key, '|', (%(children)s::jsonb ->> c.entity_table)::int)
+                   SELECT array_to_string((string_to_array(c.entity_key, '|'))[1:(%(children)s::jsonb ->> c.entity_table)::int], '|')
                      FROM core.entity_changes c
                     WHERE c.run_id = %(run)s AND %(children)s::jsonb ? c.entity_table) changed
                 WHERE k NOT IN (SELECT entity_key FROM core.entity_changes

@@ -171,3 +171,11 @@ def test_fold_keeps_positions():
     text = "Vidéo‐surveillance – cámaras ’ok’"
     assert len(fold(text)) == len(text)
     assert fold(text) == "Video-surveillance - camaras 'ok'"
+
+
+def test_real_huawei_surveillance_donations_name_their_security_purpose():
+    # AidData's Huawei workbook: KCCA cameras "to monitor and track illegal activity"; Brest border post
+    kampala = classify("The equipment will be used to help the KCCA monitor and track illegal activity in Kampala.")
+    brest = classify("the border video surveillance project took place at the Brest border crossing (post)")
+    assert "police_security" in kampala
+    assert {"cctv", "police_security"} <= set(brest)

@@ -82,10 +82,11 @@ DEAL_PARTIES = EntityTable(
     key=("source", "deal_id", "role", "organisation_id"),
     columns=("source_name", "party_type"),
     scope_column="source",
+    entity_columns=("source", "deal_id"),
 )
 DEAL_COMPONENTS = EntityTable(
     "core.deal_components", key=("source", "deal_id", "tag"), columns=("matched_words", "matched_in"),
-    scope_column="source",
+    scope_column="source", entity_columns=("source", "deal_id"),
 )  # fmt: skip
 # Created by migration 0003 (cloud and data centres); deal sources own their rows through `source`.
 GOVERNMENT_HOSTING = EntityTable(

@@ -56,11 +56,11 @@ LANDING_POINTS = EntityTable(
     columns=("name", "country_name", "country_iso3", "latitude", "longitude", "is_tbd"),
 )
 CABLE_LANDING_POINTS = EntityTable(
-    "core.cable_landing_points", key=("cable_id", "landing_point_id"), columns=(), entity_column="cable_id"
+    "core.cable_landing_points", key=("cable_id", "landing_point_id"), columns=(), entity_columns=("cable_id",)
 )
 CABLE_PARTIES = EntityTable(
     "core.cable_parties", key=("cable_id", "role", "organisation_id"), columns=("source_name",),
-    entity_column="cable_id",
+    entity_columns=("cable_id",),
 )
 
 SOURCE = SourceSpec(

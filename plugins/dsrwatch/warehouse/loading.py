@@ -43,13 +43,16 @@ class EntityTable:
     columns: tuple[str, ...]
     tracks_removal: bool = True
     scope_column: str | None = None
-    entity_column: str | None = None  # in a part table: the key column naming the source's main entity
+    # In a part table (a cable's parties, a deal's components): the leading key columns that name
+    # the source's main entity, so a change here counts as a change of that entity.
+    entity_columns: tuple[str, ...] = ()
 
 
     def __post_init__(self) -> None:
-        for column in (self.scope_column, self.entity_column):
-            if column is not None and column not in self.key:
-                raise ValueError(f"{self.table}: {column!r} must be part of the key {self.key}")
+        if self.scope_column is not None and self.scope_column not in self.key:
+            raise ValueError(f"{self.table}: {self.scope_column!r} must be part of the key {self.key}")
+        if self.key[: len(self.entity_columns)] != self.entity_columns:
+            raise ValueError(f"{self.table}: entity columns {self.entity_columns} must lead the key {self.key}")
 
     @property
     def all_columns(self) -> tuple[str, ...]:
