@@ -29,9 +29,11 @@ test: install
 lint: install
 	$(PY) -m ruff check dags plugins tests bench
 
-## bench: the benchmark at 100x the real snapshot (needs ../shared/public-data)
+## bench: cables pipeline and risk engine at 100x the real snapshot (needs ../shared/public-data),
+## then the streaming AidData parse of a synthetic full-size release
 bench: install
 	$(PY) bench/benchmark.py $(BENCH_ARGS)
+	$(PY) bench/aiddata_stream.py
 
 migrate: install
 	$(PY) -m dsrwatch migrate
