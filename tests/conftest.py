@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 DEFAULT_TEST_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+DAGBAG_TIMES = pytest.StashKey[list]()
 _counter = itertools.count()
 
 
@@ -83,3 +84,11 @@ def _isolated_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("DSR_POLITENESS_DELAY", "0")
     monkeypatch.setenv("DSR_DATA_DIR", str(tmp_path / "data"))
 
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(DAGBAG_TIMES, None)
+    if lines:
+        terminalreporter.write_sep("-", "DagBag load time per DAG file")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DAGBAG_TIMES
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY_MODULES = ("pandas", "matplotlib", "psycopg", "sqlalchemy.dialects.postgresql.psycopg", "alembic",
                  "pgserver", "openpyxl", "rapidfuzz", "dsrwatch.pipeline")
@@ -52,12 +54,13 @@ def test_no_import_errors(dagbag_report):
     assert dagbag_report["dags"], "no DAGs found"
 
 
-def test_every_dag_file_holds_a_dag_and_loads_fast(dagbag_report):
+def test_every_dag_file_holds_a_dag_and_loads_fast(dagbag_report, request):
     dag_files = sorted(p.name for p in (ROOT / "dags").glob("*.py"))
     loaded = {Path(s["file"]).name: s for s in dagbag_report["stats"]}
     assert sorted(loaded) == dag_files
     lines = [f"  {name:<32} {s['seconds'] * 1000:7.1f} ms  ({s['dags']} DAG)" for name, s in sorted(loaded.items())]
-    print("\nDagBag load time per DAG file:\n" + "\n".join(lines))
+    # Shown in the test run's summary by tests/conftest.py (pytest_terminal_summary).
+    request.config.stash.setdefault(DAGBAG_TIMES, []).extend(lines)
     for name, stat in loaded.items():
         assert stat["dags"] >= 1, f"{name} defines no DAG"
         # The scheduler re-parses every file often; a slow file hints at I/O or heavy imports.
