@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -138,6 +139,7 @@ def timed_load(url: str, batch, previous_seen) -> tuple[float, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the load stages (median reported)")
     parser.add_argument("--admin-url", default=os.environ.get("DSR_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if not API_DIR.exists():
@@ -160,11 +162,21 @@ def main() -> int:
     results["rows_total"] = sum(results["rows"].values())
     del payloads
 
-    url = fresh_database(args.admin_url, "dsr_bench")
-    ensure_schema(url)
-    results["bare_copy_s"] = bare_copy_seconds(url, batch)
-    results["full_load_s"], results["full_load_counts"] = timed_load(url, batch, None)
-    results["rerun_s"], results["rerun_counts"] = timed_load(url, batch, datetime.now(UTC))
+    # Each repetition on a fresh database; the median of each stage is reported (single runs on
+    # this 2-core machine vary by +-30 %).
+    samples: dict[str, list[float]] = {"bare_copy_s": [], "full_load_s": [], "rerun_s": []}
+    for repetition in range(args.repeat):
+        url = fresh_database(args.admin_url, "dsr_bench")
+        ensure_schema(url)
+        samples["bare_copy_s"].append(bare_copy_seconds(url, batch))
+        seconds, results["full_load_counts"] = timed_load(url, batch, None)
+        samples["full_load_s"].append(seconds)
+        seconds, results["rerun_counts"] = timed_load(url, batch, datetime.now(UTC))
+        samples["rerun_s"].append(seconds)
+        print(f"  repetition {repetition + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in samples.items()), flush=True)
+    for stage, values in samples.items():
+        results[stage] = statistics.median(values)
+        results[f"{stage}_samples"] = values
     results["parse_plus_load_s"] = results["parse_s"] + results["full_load_s"]
 
     pipeline_url = fresh_database(args.admin_url, "dsr_bench_pipeline")
@@ -190,6 +202,7 @@ def main() -> int:
     r = results
     print(f"scale {r['scale']}x: {r['rows_total']:,} rows {r['rows']}")
     print(f"  parse                      {r['parse_s']:7.2f} s")
+    print(f"  medians of {args.repeat} repetitions:")
     print(f"  bare COPY (baseline)       {r['bare_copy_s']:7.2f} s   1.00x")
     print(f"  merge load, empty target   {r['full_load_s']:7.2f} s   {r['ratios']['full_load_vs_bare_copy']:.2f}x bare COPY")
     print(f"  no-change merge (forced)   {r['rerun_s']:7.2f} s   {r['ratios']['rerun_vs_full_load']:.1%} of full load, "
