@@ -7,22 +7,7 @@ check the source's expectations. The load task's Asset schedules ``risk_flags``.
 Views: ``analyst.deals``.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, INGEST_TAGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="0 4 1 * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*INGEST_TAGS, "deals"],
-    doc_md=__doc__,
-)
-def aiddata():
-    ingest_tasks("aiddata")
-
-
-aiddata()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("aiddata", schedule="0 4 1 * *", tags=["deals"], doc_md=__doc__)

@@ -7,22 +7,7 @@ Views: ``analyst.cloud_regions``; risk contributions ``risk.entities__cloud_regi
 ``risk.parties__cloud_region``.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, INGEST_TAGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="20 3 * * 1",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*INGEST_TAGS, "cloud"],
-    doc_md=__doc__,
-)
-def cloud_regions():
-    ingest_tasks("cloud_regions")
-
-
-cloud_regions()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("cloud_regions", schedule="20 3 * * 1", tags=["cloud"], doc_md=__doc__)

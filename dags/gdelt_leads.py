@@ -6,22 +6,7 @@ and linked to known deals where country, vendor and component match. Leads are n
 Views: ``analyst.news_leads``.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, INGEST_TAGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="0 5 * * 1",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*INGEST_TAGS, "leads"],
-    doc_md=__doc__,
-)
-def gdelt_leads():
-    ingest_tasks("gdelt_leads")
-
-
-gdelt_leads()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("gdelt_leads", schedule="0 5 * * 1", tags=["leads"], doc_md=__doc__)

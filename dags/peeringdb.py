@@ -9,22 +9,7 @@ Views: ``analyst.data_centres``; risk contributions ``risk.entities__data_centre
 ``risk.parties__data_centre``. PeeringDB AUP: no commercial use.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, INGEST_TAGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="40 2 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*INGEST_TAGS, "data_centres"],
-    doc_md=__doc__,
-)
-def peeringdb():
-    ingest_tasks("peeringdb")
-
-
-peeringdb()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("peeringdb", schedule="40 2 * * *", tags=["data_centres"], doc_md=__doc__)

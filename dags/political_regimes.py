@@ -8,22 +8,7 @@ AUTHORITARIAN_HOST and DEMOCRACY_EXPOSURE patterns read the regimes.
 Views: ``analyst.country_regimes``, ``analyst.latest_country_regimes``.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="0 2 * * 1",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["dsrwatch", "reference", "countries"],
-    doc_md=__doc__,
-)
-def political_regimes():
-    ingest_tasks("political_regimes")
-
-
-political_regimes()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("political_regimes", schedule="0 2 * * 1", tags=["countries"], doc_md=__doc__, stage="reference")

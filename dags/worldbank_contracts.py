@@ -6,22 +6,7 @@ removed), then check the source's expectations. The load task's Asset schedules 
 Views: ``analyst.deals``.
 """
 
-from airflow.sdk import dag
+from dsrwatch.orchestration import ingest_dag
 
-from dsrwatch.orchestration import DEFAULT_ARGS, INGEST_TAGS, START_DATE, ingest_tasks
-
-
-@dag(
-    schedule="30 3 * * 1",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*INGEST_TAGS, "deals"],
-    doc_md=__doc__,
-)
-def worldbank_contracts():
-    ingest_tasks("worldbank_contracts")
-
-
-worldbank_contracts()
+# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+dag = ingest_dag("worldbank_contracts", schedule="30 3 * * 1", tags=["deals"], doc_md=__doc__)

@@ -23,9 +23,6 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
-INGEST_TAGS = ["dsrwatch", "ingest"]
-
-
 def source_asset(source_name: str) -> Asset:
     """The Asset a source's load task updates; the risk DAG is scheduled on these."""
     return Asset(name=f"dsrwatch.core.{source_name}", uri=f"x-dsrwatch://warehouse/core/{source_name}")
@@ -69,6 +66,27 @@ def _fail_fast_on_fatal(exc: Exception) -> None:
         raise AirflowFailException(str(exc)) from exc
     if isinstance(exc, LoadFailed | ExpectationFailed):
         raise AirflowFailException(str(exc)) from exc
+
+
+def ingest_dag(source_name: str, *, schedule: str, tags: list[str], doc_md: str | None, stage: str = "ingest"):
+    """The DAG of one source: its schedule and tags, and the standard fetch -> load -> check tasks.
+
+    ``stage`` is "reference" for sources others depend on (they run first in ``make run``).
+    """
+    from airflow.sdk import DAG
+
+    with DAG(
+        dag_id=source_name,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["dsrwatch", stage, *tags],
+        doc_md=doc_md,
+    ) as source_dag:
+        ingest_tasks(source_name)
+    return source_dag
 
 
 def ingest_tasks(source_name: str) -> None:
