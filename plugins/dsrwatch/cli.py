@@ -226,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(handler=command_psql)
     args, extra = parser.parse_known_args(argv)
+    if "XDG_RUNTIME_DIR" not in os.environ:  # the fallback platformdirs (pgserver) warns about, made quiet
+        runtime = f"/tmp/runtime-{os.getuid()}"
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = runtime
     if extra and args.command != "psql":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "psql":
