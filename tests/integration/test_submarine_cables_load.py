@@ -201,3 +201,19 @@ def test_duplicate_keys_in_a_batch_are_a_clear_error(warehouse):
             with conn.transaction():
                 merge_rows(conn, submarine_cables.CABLES, rows, run_id=run_id, source="t", previous_seen=None)
     assert scalar(warehouse, "SELECT name FROM core.submarine_cables") == "A"
+
+
+def test_analysts_read_the_change_history_and_runs(warehouse, replay):
+    replay()
+    load()
+    replay(tg.cables_v2(), name="v2")
+    load()
+    import psycopg
+
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("SET ROLE dsr_analyst")
+        changes = conn.execute("""SELECT entity_key, change FROM analyst.change_history
+                                   WHERE entity_table = 'core.submarine_cables' ORDER BY 1""").fetchall()
+        runs = conn.execute("SELECT source, status, added, is_baseline FROM analyst.source_runs ORDER BY run_id").fetchall()
+    assert changes == [("2africa", "added"), ("dunant", "removed"), ("equiano", "modified")]
+    assert runs == [("submarine_cables", "succeeded", 5, True), ("submarine_cables", "succeeded", 1, False)]

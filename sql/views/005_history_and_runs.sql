@@ -1,0 +1,38 @@
+-- Analyst views over the change history and the run ledger.
+
+CREATE VIEW analyst.change_history AS
+SELECT c.change_id, c.changed_at, c.source, c.entity_table, c.entity_key, c.change, c.changed_columns, c.run_id
+  FROM core.entity_changes c;
+
+COMMENT ON VIEW analyst.change_history IS 'Every entity added, modified, removed or restored by a source run after its baseline (the baseline''s additions are each row''s first_seen_at).';
+COMMENT ON COLUMN analyst.change_history.change_id IS 'Order of the changes.';
+COMMENT ON COLUMN analyst.change_history.changed_at IS 'When the run that saw the change loaded it.';
+COMMENT ON COLUMN analyst.change_history.source IS 'The source (and DAG) whose run recorded it.';
+COMMENT ON COLUMN analyst.change_history.entity_table IS 'The core table, e.g. core.submarine_cables or core.cable_parties.';
+COMMENT ON COLUMN analyst.change_history.entity_key IS 'The row''s key, its columns joined by |, e.g. a cable id or cable_id|role|organisation_id.';
+COMMENT ON COLUMN analyst.change_history.change IS 'added, modified, removed (left the source) or restored (came back).';
+COMMENT ON COLUMN analyst.change_history.changed_columns IS 'For modifications: {column: [old, new]}.';
+COMMENT ON COLUMN analyst.change_history.run_id IS 'The run in analyst.source_runs.';
+
+CREATE VIEW analyst.source_runs AS
+SELECT run_id, source, status, fetch_mode, started_at, finished_at,
+       extract(epoch FROM finished_at - started_at)::numeric(10, 1) AS seconds,
+       requests, bytes_fetched, entities_parsed, added, modified, removed, is_baseline, error
+  FROM ops.source_runs;
+
+COMMENT ON VIEW analyst.source_runs IS 'One row per source run (and per risk evaluation, source risk_flags): what was fetched and what changed.';
+COMMENT ON COLUMN analyst.source_runs.run_id IS 'Run id, in order.';
+COMMENT ON COLUMN analyst.source_runs.source IS 'Source name (= DAG id), or risk_flags for the risk engine.';
+COMMENT ON COLUMN analyst.source_runs.status IS 'running, succeeded, failed or skipped (e.g. nothing to replay for the source).';
+COMMENT ON COLUMN analyst.source_runs.fetch_mode IS 'live, record, replay, or engine for risk evaluations.';
+COMMENT ON COLUMN analyst.source_runs.started_at IS 'When the fetch started.';
+COMMENT ON COLUMN analyst.source_runs.finished_at IS 'When the load (or failure) was recorded.';
+COMMENT ON COLUMN analyst.source_runs.seconds IS 'Duration of fetch and load.';
+COMMENT ON COLUMN analyst.source_runs.requests IS 'HTTP requests made (replayed files count).';
+COMMENT ON COLUMN analyst.source_runs.bytes_fetched IS 'Bytes of the payloads.';
+COMMENT ON COLUMN analyst.source_runs.entities_parsed IS 'Main entities in the payloads (risk_flags: pattern matches).';
+COMMENT ON COLUMN analyst.source_runs.added IS 'New entities (risk_flags: flags opened).';
+COMMENT ON COLUMN analyst.source_runs.modified IS 'Changed entities (risk_flags: reopened or re-rated).';
+COMMENT ON COLUMN analyst.source_runs.removed IS 'Entities that left the source (risk_flags: flags resolved).';
+COMMENT ON COLUMN analyst.source_runs.is_baseline IS 'True for a source''s first successful load: its entities and flags are not news.';
+COMMENT ON COLUMN analyst.source_runs.error IS 'Why the run failed, for a person to act on.';
