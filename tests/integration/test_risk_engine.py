@@ -228,3 +228,21 @@ def test_pattern_sql_may_use_like_percent(world, warehouse, tmp_path):
         "  FROM risk.entities WHERE entity_name LIKE 'PEACE%'\n"
     )
     assert engine.evaluate(pattern_dir=patterns).matches == 1
+
+
+def test_a_new_pattern_file_opens_baseline_flags(world, warehouse, tmp_path):
+    import shutil
+
+    engine.evaluate()
+    patterns = tmp_path / "patterns"
+    shutil.copytree(engine.PATTERN_DIR, patterns, ignore=shutil.ignore_patterns("*.md"))
+    (patterns / "LONG_CABLE.sql").write_text(
+        "-- id: LONG_CABLE\n-- title: Long cable\n-- severity: low\n-- applies_to: submarine_cable\n"
+        "-- basis: R1\n-- reasoning: Test pattern.\n"
+        "SELECT entity_kind, entity_id, NULL AS severity, jsonb_build_object('reason', 'long') AS evidence\n"
+        "  FROM risk.entities e JOIN core.submarine_cables c ON c.source_id = e.entity_id\n"
+        " WHERE e.entity_kind = 'submarine_cable' AND c.length_km > 20000\n"
+    )
+    added = engine.evaluate(pattern_dir=patterns)
+    assert (added.opened, added.opened_baseline, added.resolved) == (1, 1, 0)  # not news for the digest
+    assert flags(warehouse)[("peace-cable", "LONG_CABLE")] == ("low", False)

@@ -7,7 +7,8 @@ Lifecycle of a (pattern, entity) flag, all in one transaction per evaluation:
 * a severity change of an open flag is an event (``severity_raised`` / ``severity_lowered``).
 
 Baseline: the first evaluation that sees entities of a source opens their flags as baseline
-(``is_baseline``), so the first digest is not the whole world. Later flags are new.
+(``is_baseline``), so the first digest is not the whole world; so does the first evaluation of a
+new pattern file, so adding a pattern does not flood the next digest. Later flags are new.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ _LIFECYCLE = {
             INSERT INTO risk.flags (pattern_id, entity_kind, entity_id, entity_name, severity, evidence,
                                     first_flagged_at, last_confirmed_at, is_baseline, opened_run_id, last_run_id)
             SELECT m.pattern_id, m.entity_kind, m.entity_id, e.entity_name, m.severity, m.evidence, now(), now(),
-                   e.source IN (SELECT source FROM new_sources), %(run_id)s, %(run_id)s
+                   e.source IN (SELECT source FROM new_sources) OR m.pattern_id = ANY(%(new_patterns)s),
+                   %(run_id)s, %(run_id)s
               FROM risk_matches m
               LEFT JOIN risk.entities e ON e.entity_kind = m.entity_kind AND e.entity_id = m.entity_id
              WHERE NOT EXISTS (SELECT 1 FROM risk.flags f WHERE f.pattern_id = m.pattern_id
@@ -268,8 +270,10 @@ def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR)
                 if analysed:
                     log.info("analysed %s before evaluating", ", ".join(analysed))
                 per_pattern = _collect_matches(conn, patterns)
+                known = {row[0] for row in conn.execute("SELECT pattern_id FROM risk.patterns")}
+                new_patterns = sorted({p.pattern_id for p in patterns} - known)
                 _record_patterns(conn, patterns)
-                params = {"run_id": run_id}
+                params = {"run_id": run_id, "new_patterns": new_patterns}
                 conn.execute(_LIFECYCLE["baseline_sources"])
                 opened, opened_baseline = conn.execute(_LIFECYCLE["opened"], params).fetchone()
                 reopened = conn.execute(_LIFECYCLE["reopened"], params).fetchone()[0]
