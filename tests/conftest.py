@@ -86,6 +86,34 @@ def _isolated_settings(monkeypatch, tmp_path):
 
 
 
+@pytest.fixture
+def replay_into(tmp_path, monkeypatch):
+    """``replay_into(name, write)``: ``write(root)`` fills ``tmp_path/name``; DSR_REPLAY_DIR points at it."""
+
+    def make(name, write):
+        root = tmp_path / name
+        write(root)
+        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 answering what each test scripts (tests/helpers/http_server.py)."""
+    from helpers.http_server import ScriptedHTTPServer
+
+    with ScriptedHTTPServer() as running:
+        yield running
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """Every wait a fetcher asked for, in order (pass ``sleep=sleeps.append``)."""
+    return []
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     lines = config.stash.get(DAGBAG_TIMES, None)
     if lines:

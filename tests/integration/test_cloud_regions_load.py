@@ -13,6 +13,7 @@ from dsrwatch.sources.base import MaxNullFraction, RowCountBounds
 
 from helpers import cloud_fixtures as cf
 from helpers.db import query, scalar, table_fingerprint
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +36,12 @@ def seed_registry(url: str) -> None:
 
 
 @pytest.fixture
-def replay(tmp_path, monkeypatch):
-    def make(metros=None, name="v1"):
-        root = cf.write_replay_dir(tmp_path / name, metros)
-        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
-        return root
-
-    return make
+def replay(replay_into):
+    return lambda metros=None, name="v1": replay_into(name, lambda root: cf.write_replay_dir(root, metros))
 
 
 def load():
-    return pipeline.load_from_raw(pipeline.fetch_to_raw("cloud_regions"))
+    return load_source("cloud_regions")
 
 
 def test_replay_fills_the_analyst_view(warehouse, replay):

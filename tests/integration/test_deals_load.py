@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from dsrwatch import pipeline
 from dsrwatch.sources import gdelt_leads, worldbank_contracts
 
 from helpers import deals_fixtures as fx
 from helpers.db import query, scalar, table_fingerprint
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +29,13 @@ NOW = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def replay(tmp_path, monkeypatch):
-    """Point DSR_REPLAY_DIR at a fresh directory filled by ``writer(root)``."""
-
-    def make(name, writer):
-        root = tmp_path / name
-        writer(root)
-        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
-        return root
-
-    return make
-
-
-def load(source):
-    return pipeline.load_from_raw(pipeline.fetch_to_raw(source))
+def replay(replay_into):
+    return replay_into
 
 
 def load_aiddata(replay, records, release="3.0", name="aiddata-v1"):
     replay(name, lambda root: fx.write_aiddata_replay(root, records, release))
-    return load("aiddata")
+    return load_source("aiddata")
 
 
 # -- risk building blocks ------------------------------------------------------------------------
@@ -198,7 +186,7 @@ def test_worldbank_incremental_cursor_and_scope(warehouse, replay, monkeypatch):
     monkeypatch.setattr(worldbank_contracts, "PAGE_SIZE", 4)
     load_aiddata(replay, fx.RELEASE_V1)
     replay("wb-1", lambda root: fx.write_worldbank_replay(root, fx.WB_ROWS, page_size=4))
-    first = load("worldbank_contracts")
+    first = load_source("worldbank_contracts")
     assert (first.status, first.entities, first.added, first.requests) == ("succeeded", len(fx.WB_KEPT), len(fx.WB_KEPT), 3)
     cursor = scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'worldbank_contracts'")
     assert cursor == {"max_signing_date": "2021-03-28"}
@@ -208,7 +196,7 @@ def test_worldbank_incremental_cursor_and_scope(warehouse, replay, monkeypatch):
     newer = fx.wb_row("1700009", "2021-06-01", "ZTE CORPORATION", "China", "NATIONAL ID CARD PERSONALISATION SYSTEM",
                       "Ethiopia", "ET", 4000000)  # fmt: skip
     replay("wb-2", lambda root: fx.write_worldbank_replay(root, [fx.WB_ROWS[0], newer], since=since, page_size=4))
-    second = load("worldbank_contracts")
+    second = load_source("worldbank_contracts")
     assert (second.added, second.modified, second.removed) == (1, 0, 0)  # incremental: nothing removed
     assert scalar(warehouse, "SELECT count(*) FROM analyst.deals WHERE source = 'worldbank_contracts' AND removed_at IS NULL") == 6
     assert scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'worldbank_contracts'") == {
@@ -232,7 +220,7 @@ def test_gdelt_leads_are_linked_to_loaded_deals(warehouse, replay, monkeypatch):
                       "20260107T081500Z", "news.example.co.ke", "Kenya")  # fmt: skip
     answers = {"safe_city": [high, fx.LEAD_UNRELATED], "surveillance": [fx.LEAD_ISLAMABAD_PUBLISHER, high]}
     replay("gdelt", lambda root: fx.write_gdelt_replay(root, answers, windows))
-    summary = load("gdelt_leads")
+    summary = load_source("gdelt_leads")
     assert (summary.status, summary.entities, summary.requests) == ("succeeded", 3, 3)
     leads = dict((r[0], r[1:]) for r in query(warehouse, """
         SELECT url, linked_deal_id, linked_deal_title, link_confidence, queries FROM analyst.news_leads"""))

@@ -18,6 +18,7 @@ from dsrwatch.warehouse.loading import EntityTable, merge_rows
 
 from helpers import peeringdb_fixtures as pf
 from helpers.db import query, scalar, table_fingerprint
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
@@ -64,22 +65,20 @@ def small_pages(monkeypatch):
 
 
 @pytest.fixture
-def replay(tmp_path, monkeypatch):
+def replay(replay_into):
     """Write a run's pages (complete, or ``since`` per endpoint) and point DSR_REPLAY_DIR at them."""
 
     def make(name, facilities, organisations, since=None):
         if since is not None:  # what PeeringDB answers: everything updated at or after since
             facilities = pf.changed_since(facilities, since["fac"])
             organisations = pf.changed_since(organisations, since["org"])
-        root = pf.write_replay_dir(tmp_path / name, facilities, organisations, LIMIT, since)
-        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
-        return root
+        return replay_into(name, lambda root: pf.write_replay_dir(root, facilities, organisations, LIMIT, since))
 
     return make
 
 
 def load():
-    return pipeline.load_from_raw(pipeline.fetch_to_raw("peeringdb"))
+    return load_source("peeringdb")
 
 
 def cursor(url: str) -> dict:
@@ -239,7 +238,7 @@ def test_risk_engine_flags_cloud_regions_and_data_centres(warehouse, replay, tmp
     cloud_root = cf.write_replay_dir(tmp_path / "cloud")
     monkeypatch.setenv("DSR_REPLAY_DIR", f"{pdb_root}:{cloud_root}")
     for source in ("reference_data", "peeringdb", "cloud_regions"):
-        assert pipeline.load_from_raw(pipeline.fetch_to_raw(source)).status == "succeeded"
+        assert load_source(source).status == "succeeded"
     cairo = "Huawei Cloud|name:Huawei Cloud North Africa (Cairo)|Cairo"
     _merge(warehouse, GOVERNMENT_HOSTING, [
         ("test_deals", "cloud_region", cairo, "Ministry of Communications", "government", "EGY", None, None),

@@ -10,20 +10,15 @@ from dsrwatch.sources.base import MaxNullFraction, RowCountBounds
 
 from helpers import owid_fixtures as owid
 from helpers.db import query, scalar, table_fingerprint
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def replay(tmp_path, monkeypatch):
+def replay(replay_into):
     """Write a replay dir holding the given CSV body and point DSR_REPLAY_DIR at it."""
-
-    def make(body=None, name="v1"):
-        root = owid.write_replay_dir(tmp_path / name, body)
-        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
-        return root
-
-    return make
+    return lambda body=None, name="v1": replay_into(name, lambda root: owid.write_replay_dir(root, body))
 
 
 @pytest.fixture
@@ -37,8 +32,7 @@ def fixture_sized_expectations(monkeypatch):
 
 
 def load():
-    """fetch -> raw -> core, as the DAG's first two tasks do."""
-    return pipeline.load_from_raw(pipeline.fetch_to_raw("political_regimes"))
+    return load_source("political_regimes")
 
 
 def test_replay_fills_the_analyst_views(warehouse, replay):

@@ -2,13 +2,13 @@
 
 import pytest
 
-from dsrwatch import pipeline
 from dsrwatch.risk import engine
 from dsrwatch.sources import reference_data
 
 from helpers import owid_fixtures as owid
 from helpers import telegeography as tg
 from helpers.db import query, scalar
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +32,11 @@ def world(warehouse, tmp_path, monkeypatch):
     def load_cables(cables=None, name="v1"):
         tg.write_replay_dir(tmp_path / name, cables)
         monkeypatch.setenv("DSR_REPLAY_DIR", f"{tmp_path / name}:{tmp_path / 'owid'}")
-        return pipeline.load_from_raw(pipeline.fetch_to_raw("submarine_cables"))
+        return load_source("submarine_cables")
 
     monkeypatch.setenv("DSR_REPLAY_DIR", str(tmp_path / "owid"))
     for source in ("reference_data", "political_regimes"):
-        pipeline.load_from_raw(pipeline.fetch_to_raw(source))
+        load_source(source)
     load_cables()
     return load_cables
 

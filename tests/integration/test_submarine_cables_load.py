@@ -8,25 +8,19 @@ from dsrwatch.sources import submarine_cables
 
 from helpers import telegeography as tg
 from helpers.db import query, scalar, table_fingerprint
+from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def replay(tmp_path, monkeypatch):
+def replay(replay_into):
     """Write a replay dir for the given cables and point DSR_REPLAY_DIR at it."""
-
-    def make(cables=None, name="v1"):
-        root = tg.write_replay_dir(tmp_path / name, cables)
-        monkeypatch.setenv("DSR_REPLAY_DIR", str(root))
-        return root
-
-    return make
+    return lambda cables=None, name="v1": replay_into(name, lambda root: tg.write_replay_dir(root, cables))
 
 
 def load():
-    """fetch -> raw -> core, as the DAG's first two tasks do."""
-    return pipeline.load_from_raw(pipeline.fetch_to_raw("submarine_cables"))
+    return load_source("submarine_cables")
 
 
 def test_replay_fills_the_analyst_views(warehouse, replay):

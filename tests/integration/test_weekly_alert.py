@@ -21,7 +21,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dsrwatch import pipeline
 from dsrwatch.alerts import delivery, render
 from dsrwatch.alerts.dag_tasks import run_weekly_alert
 from dsrwatch.alerts.delivery import DigestDeliveryError, send_digest_since_last, send_weekly_digest
@@ -33,6 +32,7 @@ from dsrwatch.warehouse import connect
 from helpers import owid_fixtures as owid
 from helpers import telegeography as tg
 from helpers.db import query, scalar
+from helpers.runs import load_source
 from helpers.smtp_server import SmtpServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -92,11 +92,11 @@ def world(warehouse, tmp_path, monkeypatch):
     def load_cables(cables, name):
         tg.write_replay_dir(tmp_path / name, cables)
         monkeypatch.setenv("DSR_REPLAY_DIR", f"{tmp_path / name}:{tmp_path / 'owid'}")
-        pipeline.load_from_raw(pipeline.fetch_to_raw("submarine_cables"))
+        load_source("submarine_cables")
 
     monkeypatch.setenv("DSR_REPLAY_DIR", str(tmp_path / "owid"))
     for source in ("reference_data", "political_regimes"):
-        pipeline.load_from_raw(pipeline.fetch_to_raw(source))
+        load_source(source)
     load_cables(None, "v1")
     engine.evaluate()
     start = db_now(warehouse)
@@ -404,7 +404,7 @@ def test_reopened_flag_is_reported_as_back(world, warehouse, smtp, monkeypatch, 
     monkeypatch.setenv("DSR_ALERT_TO", "analysts@example.org")
     tg.write_replay_dir(tmp_path / "back", tg.CABLES_V1)  # China Unicom owns SAIL again
     monkeypatch.setenv("DSR_REPLAY_DIR", f"{tmp_path / 'back'}:{tmp_path / 'owid'}")
-    pipeline.load_from_raw(pipeline.fetch_to_raw("submarine_cables"))
+    load_source("submarine_cables")
     engine.evaluate()
     later = db_now(warehouse)
     with connect(warehouse) as conn:

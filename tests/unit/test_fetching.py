@@ -35,18 +35,6 @@ LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
 
 # -- fixtures and fakes ---------------------------------------------------------------------------
 @pytest.fixture
-def server():
-    with ScriptedHTTPServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    """Every wait a fetcher asked for, in order (pass ``sleep=sleeps.append``)."""
-    return []
-
-
-@pytest.fixture
 def make_fetcher(sleeps):
     """Build Fetchers that record their waits; every one is closed at teardown."""
     made: list[Fetcher] = []

@@ -12,7 +12,7 @@ from dsrwatch.sources import gdelt_leads as gd
 from dsrwatch.warehouse.raw import RawPayload
 
 from helpers import deals_fixtures as fx
-from helpers.http_server import Answer, ScriptedHTTPServer
+from helpers.http_server import Answer
 
 NOTICE = b"Please limit requests to one every 5 seconds or contact kalev.leetaru5@gmail.com for larger queries."
 NOW = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)  # a Monday morning
@@ -52,12 +52,6 @@ def test_politeness_and_backoff_are_declared_on_the_source():
 
 
 # -- live fetching against a real local server ----------------------------------------------------------
-@pytest.fixture
-def server():
-    with ScriptedHTTPServer() as running:
-        yield running
-
-
 @pytest.fixture
 def live(server, monkeypatch):
     """A live Fetcher configured like the DAG's (SourceSpec delay and options), pointed at the local

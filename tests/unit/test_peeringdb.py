@@ -21,7 +21,7 @@ from dsrwatch.sources.base import SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
 
 from helpers import peeringdb_fixtures as pf
-from helpers.http_server import Answer, ScriptedHTTPServer
+from helpers.http_server import Answer
 
 FAC_COLUMNS = peeringdb.FACILITIES.all_columns
 ORG_COLUMNS = peeringdb.PEERINGDB_ORGANISATIONS.all_columns
@@ -189,17 +189,6 @@ def test_fetch_plan_reads_everything_without_a_recent_complete_read():
 
 
 # -- fetch against a real local HTTP server ---------------------------------------------------------
-@pytest.fixture
-def server():
-    with ScriptedHTTPServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
 @pytest.fixture
 def live(sleeps):
     made: list[Fetcher] = []
