@@ -22,11 +22,13 @@ def load_registry(path: Path = REGISTRY_FILE) -> tuple[dict, ...]:
     return tuple(entries)
 
 
+def organisations_of(entries) -> list[RegistryOrganisation]:
+    """Registry entries (as in the seed file) -> what the resolver matches names against."""
+    return [RegistryOrganisation(e["id"], e["name"], tuple(e.get("aliases") or ())) for e in entries]
+
+
 def registry_organisations(path: Path = REGISTRY_FILE) -> list[RegistryOrganisation]:
-    return [
-        RegistryOrganisation(e["id"], e["name"], tuple(e.get("aliases") or ()))
-        for e in load_registry(path)
-    ]
+    return organisations_of(load_registry(path))
 
 
 @cache

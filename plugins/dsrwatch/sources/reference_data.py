@@ -15,8 +15,8 @@ from psycopg.types.json import Jsonb
 
 from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.normalise.countries import to_iso3
-from dsrwatch.normalise.organisations import OrganisationResolver, RegistryOrganisation, normalise_name
-from dsrwatch.reference.registry import REFERENCE_DIR
+from dsrwatch.normalise.organisations import OrganisationResolver, normalise_name
+from dsrwatch.reference.registry import REFERENCE_DIR, organisations_of
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
     ORGANISATIONS,
@@ -133,9 +133,7 @@ def parse(payloads: Iterable[RawPayload], cursor: dict | None = None) -> ParsedB
             raise SourceFormatError(f"run has no {url}")
     entries = validate_registry(_load_yaml(bodies[REGISTRY_URL], REGISTRY_URL))
     groups = group_of(entries)
-    organisations = OrganisationCollector(
-        OrganisationResolver([RegistryOrganisation(e["id"], e["name"], tuple(e.get("aliases") or ())) for e in entries])
-    )
+    organisations = OrganisationCollector(OrganisationResolver(organisations_of(entries)))
     registry_rows = []
     for e in entries:
         for spelling in (e["name"], *(e.get("aliases") or [])):
