@@ -38,25 +38,10 @@ def load_aiddata(replay, records, release="3.0", name="aiddata-v1"):
     return load_source("aiddata")
 
 
-# -- risk building blocks ------------------------------------------------------------------------
-# The contract of sql/risk_patterns/README.md, for databases where the shared risk views (written
-# elsewhere) are not there yet: the union of the deal contributions and the registry join.
-_FALLBACK_RISK_VIEWS = """
-CREATE VIEW risk.entities AS SELECT * FROM risk.entities__deal;
-CREATE VIEW risk.parties AS SELECT * FROM risk.parties__deal;
-CREATE VIEW risk.prc_parties AS
-SELECT p.entity_kind, p.entity_id, p.role, p.organisation_id, p.party_name, o.jurisdiction, o.ownership,
-       o.group_id, o.sectors
-  FROM risk.parties p JOIN core.prc_organisations o ON o.organisation_id = p.organisation_id AND o.removed_at IS NULL;
-"""
-
-
 def run_patterns(url: str) -> dict[str, dict[str, tuple[str | None, dict]]]:
     """Each deal pattern's matches: {pattern: {entity_id: (severity, evidence)}}."""
     results = {}
     with psycopg.connect(url) as conn:
-        if conn.execute("SELECT to_regclass('risk.prc_parties')").fetchone()[0] is None:
-            conn.execute(_FALLBACK_RISK_VIEWS)
         for pattern in DEAL_PATTERNS:
             text = (PATTERN_DIR / f"{pattern}.sql").read_text().strip().rstrip(";")
             rows = conn.execute(
@@ -127,7 +112,7 @@ def test_deal_patterns_on_real_cases(warehouse, replay):
 
 
 def test_risk_engine_flags_the_deals(warehouse, replay):
-    engine = pytest.importorskip("dsrwatch.risk.engine")
+    from dsrwatch.risk import engine
     fx.seed_prc_registry(warehouse)
     load_aiddata(replay, fx.RELEASE_V1)
     engine.evaluate()

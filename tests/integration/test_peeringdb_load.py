@@ -198,8 +198,6 @@ def run_pattern(url: str) -> list[tuple]:
 
 
 def test_gov_data_hosting_pattern(warehouse, replay):
-    if not scalar(warehouse, "SELECT to_regclass('risk.prc_parties') IS NOT NULL AND to_regclass('risk.entities') IS NOT NULL"):
-        pytest.skip("risk.prc_parties / risk.entities are not defined yet (sql/views/500_risk.sql)")
     seed_registry(warehouse)
     replay("complete", pf.FACILITIES_V1, pf.ORGANISATIONS_V1)
     load()
