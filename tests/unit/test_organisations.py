@@ -62,3 +62,13 @@ def test_lookalikes_are_not_trusted():
 def test_unregistered_names_get_a_stable_slug():
     resolver = OrganisationResolver()
     assert resolver.resolve("Pakistan Telecommunications Company Ltd.").organisation_id == "pakistan-telecommunications"
+
+
+def test_hong_kong_and_macau_places_filed_under_china_get_their_own_codes():
+    from dsrwatch.normalise.countries import place_iso3
+
+    assert place_iso3("Cape D\u2019Aguilar", "China") == "HKG"  # TeleGeography's curly apostrophe
+    assert place_iso3("Taipa", "China") == "MAC"
+    assert place_iso3("Hong Kong", "China") == "HKG"  # a cloud metro
+    assert place_iso3("Shanghai", "China") == "CHN"
+    assert place_iso3("Hong Kong", "United States") == "USA"  # only corrects places filed under China

@@ -81,6 +81,31 @@ def to_iso3(name: str | None) -> str | None:
         return None
 
 
+# Places in Hong Kong and Macau that sources file under "China". They are separate ISO 3166
+# entries and separate jurisdictions, and patterns treat them as outside the mainland.
+SAR_PLACES: dict[str, str] = {
+    "hong kong": "HKG",
+    "cape d'aguilar": "HKG",
+    "chung hom kok": "HKG",
+    "deep water bay": "HKG",
+    "lantau island": "HKG",
+    "tong fuk": "HKG",
+    "tseung kwan o": "HKG",
+    "macau": "MAC",
+    "macao": "MAC",
+    "taipa": "MAC",
+}
+
+
+def place_iso3(place: str | None, country: str | None) -> str | None:
+    """ISO3 of a place (a landing station, a metro) in ``country``, correcting Hong Kong and Macau
+    places that a source files under China; otherwise ``to_iso3(country)``."""
+    sar = SAR_PLACES.get((place or "").replace("\u2019", "'").strip().casefold())
+    if sar and (country or "").strip().casefold() in ("", "china", "hong kong", "macau", "macao"):
+        return sar
+    return to_iso3(country)
+
+
 @cache
 def iso3_name(iso3: str) -> str:
     """A readable name for an ISO3 code (common name where pycountry has one)."""

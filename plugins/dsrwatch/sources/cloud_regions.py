@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
 from dsrwatch.fetching import FetchedResponse, Fetcher
-from dsrwatch.normalise.countries import to_iso3
+from dsrwatch.normalise.countries import place_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
@@ -54,8 +54,6 @@ CLOUD_REGIONS_URL = f"https://{HOST}/api/service/cloud-regions.js"
 
 # Key token for a region the source lists without a code (see module docstring).
 NO_CODE_PREFIX = "name:"
-# Metros the source files under "China" that have their own ISO 3166 code.
-METRO_ISO3 = {"hong kong": "HKG", "macau": "MAC", "macao": "MAC"}
 
 CLOUD_REGIONS = EntityTable(
     "core.cloud_regions",
@@ -121,10 +119,7 @@ def _boolean(value: object) -> bool | None:
 
 def country_iso3(country_name: str | None, metro: str) -> str | None:
     """ISO3 of the metro's country; Hong Kong and Macau count as themselves, not as China."""
-    override = METRO_ISO3.get(metro.casefold())
-    if override and (country_name or "").casefold() in ("", "china", "hong kong", "macau", "macao"):
-        return override
-    return to_iso3(country_name)
+    return place_iso3(metro, country_name)
 
 
 def _preferred(variants: Counter) -> tuple:

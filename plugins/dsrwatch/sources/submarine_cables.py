@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from dsrwatch.fetching import FetchedResponse, Fetcher
-from dsrwatch.normalise.countries import to_iso3
+from dsrwatch.normalise.countries import place_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text, split_party_list
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
@@ -84,21 +84,6 @@ SOURCE = SourceSpec(
     politeness_delay=0.5,
     views=("analyst.submarine_cables", "analyst.landing_points", "analyst.organisations"),
 )
-
-
-# TeleGeography files Hong Kong and Macau landing stations under "China". They are separate
-# ISO 3166 entries and separate jurisdictions, and patterns treat them as outside the mainland,
-# so these known stations get their own codes (the source's country_name is kept as written).
-LANDING_POINT_COUNTRY_OVERRIDES = {
-    "cape-daguilar-china": "HKG",
-    "chung-hom-kok-china": "HKG",
-    "deep-water-bay-china": "HKG",
-    "hong-kong-china": "HKG",
-    "lantau-island-china": "HKG",
-    "tong-fuk-china": "HKG",
-    "tseung-kwan-o-china": "HKG",
-    "taipa-china": "MAC",
-}
 
 
 # -- fetch -------------------------------------------------------------------------------------
@@ -226,7 +211,8 @@ def parse(
         from_geo = geo.get(lp_id, {})
         name = from_cable.get("name") or from_geo.get("name") or lp_id
         country = from_cable.get("country") or _landing_point_country_from_name(from_geo.get("name"))
-        iso3 = LANDING_POINT_COUNTRY_OVERRIDES.get(lp_id) or to_iso3(country)
+        # Hong Kong and Macau stations are filed under "China" by TeleGeography ("Chung Hom Kok, China").
+        iso3 = place_iso3(name.rsplit(",", 1)[0] if "," in name else name, country)
         if country and iso3 is None:
             unknown_countries.add(country)
         is_tbd = from_geo.get("is_tbd") if from_geo.get("is_tbd") is not None else from_cable.get("is_tbd")
