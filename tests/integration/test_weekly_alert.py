@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import copy
 import csv
+import email
+import email.policy
 import importlib.util
 import io
 import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from dsrwatch.alerts import delivery, render
@@ -345,9 +349,6 @@ def test_outbox_without_smtp_connection(world, warehouse, monkeypatch, tmp_path)
     html = eml.with_suffix(".html").read_text()
     assert eml.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert f'src="{eml.with_suffix(".png").name}"' in html and "cid:" not in html  # viewable in a browser
-    import email
-    import email.policy
-
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"] == "analysts@example.org" and message["Subject"].startswith("DSR Watch: 2 new")
     assert ledger(warehouse)[0][:2] == ("sent", "outbox")
@@ -522,3 +523,59 @@ def test_send_smtp_closes_its_connection_when_the_server_refuses(world, monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", SmtpServer(port=free_port()).connection_uri())
     with pytest.raises(DigestDeliveryError):
         delivery.send_weekly_digest(start, end)
+
+
+# --- any weekday, any hour ----------------------------------------------------------------------
+def move_warehouse_clock(url: str, delta: timedelta) -> None:
+    """Move every stamp of the risk and ops schemas by ``delta``: the world as if built at another
+    time (PostgreSQL's now() cannot be frozen, so the recorded times travel instead)."""
+    with psycopg.connect(url) as conn:
+        columns = conn.execute("""SELECT table_schema, table_name, column_name FROM information_schema.columns
+                                   WHERE table_schema IN ('risk', 'ops') AND data_type = 'timestamp with time zone'
+                                     AND (table_schema, table_name) IN (SELECT table_schema, table_name
+                                           FROM information_schema.tables WHERE table_type = 'BASE TABLE')""").fetchall()  # fmt: skip
+        tables: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in columns:
+            tables.setdefault((schema, table), []).append(column)
+        for (schema, table), names in tables.items():  # one UPDATE per table: its CHECKs see a whole row moved
+            moves = psycopg.sql.SQL(", ").join(
+                psycopg.sql.SQL("{c} = {c} + %(delta)s").format(c=psycopg.sql.Identifier(c)) for c in names)
+            conn.execute(psycopg.sql.SQL("UPDATE {t} SET ").format(t=psycopg.sql.Identifier(schema, table)) + moves,
+                         {"delta": delta})  # fmt: skip
+
+
+WEEKDAY_ENDS = [datetime(2026, 11, 30, hour, tzinfo=UTC) + timedelta(days=day) for day in range(7) for hour in (0, 12)]
+
+
+def test_chart_and_digest_hold_the_new_flags_whatever_weekday_and_hour_the_interval_ends(world, warehouse,
+                                                                                          monkeypatch):  # fmt: skip
+    """The Monday bug: a calendar-week chart cut at an interval ending Monday after 00:00 lost that
+    Monday's flags, and the message went out without its chart. Every weekday, at 00:00 and noon,
+    for the scheduled weekly digest and for make run's "since the last digest"."""
+    import time_machine
+
+    start, end = world
+    monkeypatch.setenv("DSR_ALERT_TO", "analysts@example.org")
+    new_flags = scalar(warehouse, "SELECT count(*) FROM risk.flags WHERE NOT is_baseline")
+    assert new_flags > 0
+    for target in WEEKDAY_ENDS:
+        delta = target - end
+        move_warehouse_clock(warehouse, delta)
+        start, end = start + delta, end + delta
+        with psycopg.connect(warehouse) as conn:
+            conn.execute("DELETE FROM ops.alert_digests")
+        results = []
+        with time_machine.travel(end, tick=False):
+            with connect(warehouse) as conn:
+                digest = collect(conn, start, end)
+            assert digest.chart_weeks()[-1] == (end - timedelta(days=7)).date(), target
+            assert sum(counts[-1] for counts in digest.chart_series().values()) == new_flags, target
+            results += send_weekly_digest(end - timedelta(days=7), end, now=end)
+            with psycopg.connect(warehouse) as conn:
+                conn.execute("DELETE FROM ops.alert_digests")  # make run's way starts from an empty ledger too
+            results += send_digest_since_last(now=end)
+        for result in results:
+            assert (result.status, result.entries) == ("sent", 2), (target, result.line())
+            message = email.message_from_bytes(Path(result.outbox_path).read_bytes(), policy=email.policy.default)
+            assert "image/png" in [p.get_content_type() for p in message.walk()], (target, result.line())
+            assert message["Date"] == format_datetime(end), target

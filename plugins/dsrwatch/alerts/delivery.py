@@ -322,19 +322,21 @@ def _run(plan, settings: AlertSettings, conn: psycopg.Connection, airflow_run_id
 
 
 def send_weekly_digest(interval_start: datetime, interval_end: datetime, airflow_run_id: str | None = None, *,
-                       settings: AlertSettings | None = None, conn_id: str = SMTP_CONN_ID) -> list[DeliveryResult]:  # fmt: skip
+                       settings: AlertSettings | None = None, conn_id: str = SMTP_CONN_ID,
+                       now: datetime | None = None) -> list[DeliveryResult]:  # fmt: skip
     """Send the digest of [interval_start, interval_end) to every recipient list, once each.
 
     An interval that ends before the first risk evaluation is recorded as skipped: a first
     deployment does not mail a backlog of empty weeks. So is one that has not ended yet (skips
-    are not final: a later call for the same interval decides again).
+    are not final: a later call for the same interval decides again). ``now`` defaults to the
+    warehouse clock (the clock that stamps the flags).
     """
     start, end = utc(interval_start), utc(interval_end)
     ensure_schema()
     settings = settings or load_settings()
     with connect(autocommit=True) as conn:
         first = first_risk_evaluation(conn)
-        now = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        now = utc(now) if now else conn.execute("SELECT clock_timestamp()").fetchone()[0]
         skip_reason = None
         if first is None:
             skip_reason = "no risk evaluation has run yet"

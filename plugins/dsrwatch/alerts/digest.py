@@ -39,6 +39,7 @@ CATEGORY_LABELS = {
 KIND_CATEGORIES = {"submarine_cable": "cables", "cloud_region": "cloud", "data_centre": "data_centres",
                    "deal": "deals"}  # fmt: skip
 CHART_WEEKS = 12
+CHART_WEEK = timedelta(days=7)
 
 
 def utc(moment: datetime) -> datetime:
@@ -127,7 +128,7 @@ class Digest:
     entries: tuple[Entry, ...]  # new and back, section order
     raised: tuple[Entry, ...]
     resolved: tuple[Entry, ...]
-    # (ISO week Monday, category, severity at opening) -> new flags that week, for the chart
+    # (first day of a chart week, category, severity at opening) -> new flags that week, for the chart
     weekly_new: dict[tuple[date, str, str], int]
     patterns: dict[str, PatternNote]
     attributions: tuple[str, ...]
@@ -186,10 +187,8 @@ class Digest:
                 for c in _category_order({e.category for e in self.entries})]  # fmt: skip
 
     def chart_weeks(self) -> list[date]:
-        """The Mondays of the last CHART_WEEKS ISO weeks (Monday 00:00 UTC). The last one holds the
-        interval's final day: for the Monday 06:00 digest, the week that just ended."""
-        last = chart_last_week(self.interval_end)
-        return [last - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
+        """First days of the chart's weeks, oldest first (see ``chart_week_starts``)."""
+        return [start.date() for start in chart_week_starts(self.interval_end)]
 
     def chart_series(self) -> dict[str, list[int]]:
         """{category: [new flags per chart week]} for the categories with any."""
@@ -210,13 +209,15 @@ class Digest:
         return {k: sorted(v) for k, v in ids.items()}
 
 
-def chart_last_week(interval_end: datetime) -> date:
-    return iso_week_start(interval_end - timedelta(days=1))
+def chart_week_starts(interval_end: datetime) -> list[datetime]:
+    """Starts of the CHART_WEEKS seven-day weeks that end at ``interval_end``, oldest first.
 
-
-def iso_week_start(moment: datetime) -> date:
-    day = utc(moment).date()
-    return day - timedelta(days=day.weekday())
+    Weeks count back from the interval's end, not from calendar Mondays, so the last bar always
+    holds the seven days before the end: for the Monday 06:00 digest exactly its own week, and for a
+    "since the last digest" interval that ends on any weekday at any hour, everything up to that
+    moment (a calendar week cut at the end once lost every flag of a Monday)."""
+    end = utc(interval_end)
+    return [end - CHART_WEEK * n for n in range(CHART_WEEKS, 0, -1)]
 
 
 def _category_order(categories: set[str]) -> list[str]:
@@ -262,9 +263,10 @@ SELECT p.entity_kind, p.entity_id, p.organisation_name, p.role, p.jurisdiction, 
  ORDER BY p.organisation_name, p.role
 """
 
-# New (non-baseline) flags per ISO week, by category and by severity when they opened.
+# New (non-baseline) flags per chart week (counted back from the interval's end), by category and by severity when they opened.
 _WEEKLY_NEW = """
-SELECT (date_trunc('week', f.first_flagged_at AT TIME ZONE 'UTC'))::date, f.entity_kind, e.category,
+SELECT floor(extract(epoch FROM %(end)s - f.first_flagged_at) / 604800)::int AS weeks_before_end,
+       f.entity_kind, e.category,
        coalesce(o.severity, f.severity), count(*)
   FROM risk.flags f
   LEFT JOIN risk.entities e ON e.entity_kind = f.entity_kind AND e.entity_id = f.entity_id
@@ -385,11 +387,11 @@ def collect(conn: psycopg.Connection, interval_start: datetime, interval_end: da
         return tuple(sorted(entries, key=lambda e: (position[e.category], -severity_rank(e.top_severity),
                                                      e.name.casefold(), e.entity_id)))  # fmt: skip
 
-    weeks_from = datetime.combine(chart_last_week(end), datetime.min.time(), UTC)
-    weeks_from -= timedelta(weeks=CHART_WEEKS - 1)
+    week_starts = chart_week_starts(end)
     weekly: dict[tuple[date, str, str], int] = {}
-    for week, kind, category, severity, count in conn.execute(_WEEKLY_NEW, {"since": weeks_from, "end": end}):
-        key = (week, category or KIND_CATEGORIES.get(kind, kind), severity)
+    rows = conn.execute(_WEEKLY_NEW, {"since": week_starts[0], "end": end})
+    for weeks_before_end, kind, category, severity, count in rows:
+        key = (week_starts[-1 - weeks_before_end].date(), category or KIND_CATEGORIES.get(kind, kind), severity)
         weekly[key] = weekly.get(key, 0) + count
     last_evaluation, evaluations = conn.execute(_EVALUATIONS, params).fetchone()
     open_flags = conn.execute(_OPEN_AT_END, params).fetchone()[0]

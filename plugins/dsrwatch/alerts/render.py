@@ -28,7 +28,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from dsrwatch.alerts.digest import CATEGORY_LABELS, Digest
+from dsrwatch.alerts.digest import CATEGORY_LABELS, Digest, utc
 from dsrwatch.alerts.settings import PROJECT_DOMAIN, SENDER_NAME, SEVERITIES, RecipientList
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -158,7 +158,8 @@ def interval_stem(start: datetime, end: datetime) -> str:
 
 # --- the chart --------------------------------------------------------------------------------------
 def chart_png(digest: Digest) -> bytes | None:
-    """Stacked bars of new (non-baseline) flags per ISO week by category; None when all weeks are zero."""
+    """Stacked bars of new (non-baseline) flags per week by category, the weeks counted back from the
+    interval's end (the last bar is the digest's own week); None when all weeks are zero."""
     series = digest.chart_series()
     if not series:
         return None
@@ -179,7 +180,7 @@ def chart_png(digest: Digest) -> bytes | None:
         if total:
             axes.annotate(str(total), (x, total), xytext=(0, 2), textcoords="offset points", ha="center",
                           va="bottom", fontsize=7, color="#111827")  # fmt: skip
-    axes.set_xticks(positions, [f"W{w.isocalendar().week:02d}\n{w:%d %b}" for w in weeks], fontsize=6.5,
+    axes.set_xticks(positions, [f"{w:%d %b}" for w in weeks], fontsize=6.5,
                     color="#374151")  # fmt: skip
     axes.tick_params(axis="y", labelsize=6.5, colors="#374151", length=0)
     axes.tick_params(axis="x", length=0)
@@ -191,7 +192,8 @@ def chart_png(digest: Digest) -> bytes | None:
         axes.spines[side].set_visible(False)
     axes.spines["bottom"].set_color("#9ca3af")
     axes.get_xticklabels()[-1].set_fontweight("bold")  # the digest's own week
-    figure.text(0.06, 0.93, "New risk flags per ISO week (baseline excluded), last 12 weeks", fontsize=8,
+    title = f"New risk flags per week (baseline excluded), 12 weeks to {utc(digest.interval_end):%d %b %Y %H:%M} UTC"
+    figure.text(0.06, 0.93, title, fontsize=8,
                 fontweight="bold", color="#111827")  # fmt: skip
     axes.legend(loc="upper left", bbox_to_anchor=(0.0, 1.16), ncol=4, fontsize=6.5, frameon=False,
                 handlelength=1, columnspacing=1.2)  # fmt: skip
@@ -205,7 +207,7 @@ def chart_alt_text(digest: Digest) -> str:
     total = sum(sum(counts) for counts in series.values())
     this_week = sum(counts[-1] for counts in series.values())
     return (f"Bar chart: {total} new risk flags over the last 12 weeks by category; "
-            f"{this_week} in the week of {digest.chart_weeks()[-1]:%Y-%m-%d}.")  # fmt: skip
+            f"{this_week} in the seven days to {utc(digest.interval_end):%Y-%m-%d %H:%M} UTC.")  # fmt: skip
 
 
 # --- CSV --------------------------------------------------------------------------------------------
