@@ -9,5 +9,5 @@ Views: ``analyst.cloud_regions``; risk contributions ``risk.entities__cloud_regi
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("cloud_regions", schedule="20 3 * * 1", tags=["cloud"], doc_md=__doc__)

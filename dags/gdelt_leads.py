@@ -8,5 +8,5 @@ Views: ``analyst.news_leads``.
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("gdelt_leads", schedule="0 5 * * 1", tags=["leads"], doc_md=__doc__)

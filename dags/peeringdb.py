@@ -11,5 +11,5 @@ Views: ``analyst.data_centres``; risk contributions ``risk.entities__data_centre
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("peeringdb", schedule="40 2 * * *", tags=["data_centres"], doc_md=__doc__)

@@ -10,5 +10,5 @@ Views: ``analyst.country_regimes``, ``analyst.latest_country_regimes``.
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("political_regimes", schedule="0 2 * * 1", tags=["countries"], doc_md=__doc__, stage="reference")

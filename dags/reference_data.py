@@ -6,5 +6,5 @@ edit updates ``core.prc_organisations`` with history, and its Asset re-runs ``ri
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("reference_data", schedule="0 1 * * *", tags=[], doc_md=__doc__, stage="reference")

@@ -7,5 +7,5 @@ Views: ``analyst.submarine_cables``, ``analyst.landing_points``, ``analyst.organ
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("submarine_cables", schedule="0 3 * * 1", tags=["cables"], doc_md=__doc__)

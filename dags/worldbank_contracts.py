@@ -8,5 +8,5 @@ Views: ``analyst.deals``.
 
 from dsrwatch.orchestration import ingest_dag
 
-# An Airflow DAG: fetch -> load (Asset outlet) -> check_expectations.
+# An Airflow DAG: fetch -> load (expectations gate the commit; Asset outlet).
 dag = ingest_dag("worldbank_contracts", schedule="30 3 * * 1", tags=["deals"], doc_md=__doc__)

@@ -83,6 +83,15 @@ def _isolated_settings(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DSR_POLITENESS_DELAY", "0")
     monkeypatch.setenv("DSR_DATA_DIR", str(tmp_path / "data"))
+    # Fixtures hold a few rows, far below the real sources' row-count bounds: breaches are
+    # recorded, not enforced. Tests of the gate itself ask for the `enforced` fixture.
+    monkeypatch.setenv("DSR_EXPECTATIONS", "warn")
+
+
+@pytest.fixture
+def enforced(monkeypatch):
+    """Expectations and change guards quarantine breaking loads, as in production."""
+    monkeypatch.setenv("DSR_EXPECTATIONS", "enforce")
 
 
 

@@ -66,34 +66,66 @@ def ordered_dags(dag_ids: list[str] | None = None) -> list:
 
 def command_run(args: argparse.Namespace) -> int:
     airflow_environment()
-    from dsrwatch.pipeline import summaries_since
+    from dsrwatch.pipeline import summaries
     from dsrwatch.warehouse import describe_location, ensure_schema
 
     ensure_schema()
-    first_run_id = _latest_run_id() + 1
     started_at = _warehouse_now()
     print(f"warehouse: {describe_location()}")
     ensure_airflow_db()
-    failed = []
-    for dag in ordered_dags(args.dags):
-        started = time.perf_counter()
-        print(f"== {dag.dag_id}: running", flush=True)
-        # The digest in a one-shot run covers everything new since the last digest sent.
-        run_conf = {"since_last_digest": True} if "alert" in (dag.tags or ()) else None
-        dag_run = dag.test(run_conf=run_conf)
-        state = str(getattr(dag_run, "state", "unknown"))
-        print(f"== {dag.dag_id}: {state} in {time.perf_counter() - started:.1f}s", flush=True)
-        if "success" not in state:
-            failed.append(dag.dag_id)
-    print("\nSummary per source")
-    for summary in summaries_since(first_run_id):
+    failed, airflow_run_ids = [], []
+    with _StopRequests() as stop:
+        for dag in ordered_dags(args.dags):
+            started = time.perf_counter()
+            print(f"== {dag.dag_id}: running", flush=True)
+            # The digest in a one-shot run covers everything new since the last digest sent.
+            run_conf = {"since_last_digest": True} if "alert" in (dag.tags or ()) else None
+            dag_run = dag.test(run_conf=run_conf)
+            airflow_run_ids.append(getattr(dag_run, "run_id", None))
+            state = str(getattr(dag_run, "state", "unknown"))
+            print(f"== {dag.dag_id}: {state} in {time.perf_counter() - started:.1f}s", flush=True)
+            if "success" not in state:
+                failed.append(dag.dag_id)
+            if stop.requested:  # a task swallowed the interrupt: no later DAG runs on half a world
+                print(f"\nstopped by {stop.requested} after {dag.dag_id}; the remaining DAGs did not run", flush=True)
+                break
+    print("\nSummary per source (this run's own runs)")
+    for summary in summaries(airflow_run_ids=[r for r in airflow_run_ids if r]):
         print("  " + summary.line())
     for line in _digest_lines(started_at):
         print(line)
+    if stop.requested:
+        return 130
     if failed:
-        print(f"\nFAILED DAGs: {', '.join(failed)} (see the log above and ops.source_runs)")
+        print(f"\nFAILED DAGs: {', '.join(failed)} (see the log above and `make status`)")
         return 1
     return 0
+
+
+class _StopRequests:
+    """Ctrl-C (SIGINT) and SIGTERM interrupt the DAG that is running and stop the ones after it."""
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        import signal
+
+        def interrupt(signum, frame):
+            self.requested = signal.Signals(signum).name
+            raise KeyboardInterrupt(self.requested)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, interrupt)
+        return self
+
+    def __exit__(self, *exc_info):
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _warehouse_now():
@@ -129,13 +161,6 @@ def _digest_lines(since) -> list[str]:
     return lines or ["  digest: nothing to do"]
 
 
-def _latest_run_id() -> int:
-    from dsrwatch.warehouse import connect
-
-    with connect() as conn:
-        return conn.execute("SELECT coalesce(max(run_id), 0) FROM ops.source_runs").fetchone()[0]
-
-
 def command_migrate(args: argparse.Namespace) -> int:
     from dsrwatch.warehouse import describe_location, ensure_schema
 
@@ -145,11 +170,40 @@ def command_migrate(args: argparse.Namespace) -> int:
 
 
 def command_status(args: argparse.Namespace) -> int:
-    from dsrwatch.pipeline import summaries_since
+    from dsrwatch.pipeline import summaries
 
-    for summary in summaries_since(0, latest_per_source=True):
+    for summary in summaries(latest_per_source=True):
         print(summary.line())
     return 0
+
+
+def command_accept(args: argparse.Namespace) -> int:
+    """Load a quarantined run despite its breaches: the operator has checked the change is real."""
+    from dsrwatch.pipeline import load_from_raw
+    from dsrwatch.warehouse import ensure_schema
+
+    ensure_schema()
+    try:
+        summary = load_from_raw(args.run_id, accept=True)
+    except (ValueError, LookupError) as exc:
+        print(f"cannot accept run {args.run_id}: {exc}", file=sys.stderr)
+        return 2
+    print(summary.line())
+    print("risk flags are re-evaluated by the next risk_flags run (`make run` or the scheduler).")
+    return 0
+
+
+def psql_invocation(url: str, psql_args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """psql's argv and environment for the warehouse at ``url``. The password goes in PGPASSWORD, never
+    on the command line: any local user reads another's argv (ps), only the owner its environment."""
+    import psycopg.conninfo
+
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return ["psql", psycopg.conninfo.make_conninfo(**params), *psql_args], env
 
 
 def command_psql(args: argparse.Namespace) -> int:
@@ -158,11 +212,50 @@ def command_psql(args: argparse.Namespace) -> int:
 
     from dsrwatch.warehouse import resolve_url
 
-    return subprocess.call(["psql", resolve_url(), *args.psql_args])
+    argv, env = psql_invocation(resolve_url(), args.psql_args)
+    return subprocess.call(argv, env=env)
 
 
 def _standalone_pid_file():
     return config.PROJECT_ROOT / ".airflow" / "standalone.pid"
+
+
+UI_HOST_DEFAULT = "127.0.0.1"
+
+
+def ui_host() -> str:
+    """DSR_UI_HOST: the address ``up`` binds the UI (Airflow's API server) to; 127.0.0.1 unless set,
+    e.g. 0.0.0.0 for every interface. Airflow's own default, 0.0.0.0, would publish the login page."""
+    return os.environ.get("DSR_UI_HOST", "").strip() or UI_HOST_DEFAULT
+
+
+def simple_auth_password_file():
+    """Where the simple auth manager keeps the generated admin password (as Airflow names it)."""
+    from pathlib import Path
+
+    configured = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "").strip()
+    return Path(configured or Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated")
+
+
+def standalone_launch() -> tuple[list[str], dict]:
+    """Set up the environment of ``up``; returns airflow standalone's argv and Popen options.
+
+    The UI binds ``ui_host()`` (AIRFLOW__API__HOST, which DSR_UI_HOST alone decides). Whatever standalone
+    creates - the admin password file first - is private to the user (umask 077); a password file
+    and a project ``.airflow`` left by earlier runs are made private too (0600, 0700)."""
+    from pathlib import Path
+
+    airflow_environment()
+    os.environ.pop("DSR_TASK_RETRIES", None)  # the scheduler keeps the DAGs' retries
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("DSR_LOG_LEVEL", "INFO")
+    os.environ["AIRFLOW__API__HOST"] = ui_host()
+    home = Path(os.environ["AIRFLOW_HOME"]).resolve()
+    if home == (config.PROJECT_ROOT / ".airflow").resolve():
+        home.chmod(0o700)
+    password_file = simple_auth_password_file()
+    if password_file.exists():
+        password_file.chmod(0o600)
+    return ["airflow", "standalone"], {"start_new_session": True, "umask": 0o077}
 
 
 def command_up(args: argparse.Namespace) -> int:
@@ -170,13 +263,17 @@ def command_up(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
-    airflow_environment()
-    os.environ.pop("DSR_TASK_RETRIES", None)  # the scheduler keeps the DAGs' retries
-    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("DSR_LOG_LEVEL", "INFO")
-    process = subprocess.Popen(["airflow", "standalone"], start_new_session=True)
-    _standalone_pid_file().write_text(str(process.pid))
-    print(f"airflow standalone (process group {process.pid}) starting: http://localhost:8080 in ~20 s; "
-          f"the admin password is printed above and in .airflow/simple_auth_manager_passwords.json.generated. "
+    from dsrwatch.files import write_atomic
+
+    argv, options = standalone_launch()
+    process = subprocess.Popen(argv, **options)
+    write_atomic(_standalone_pid_file(), str(process.pid), mode=0o600)
+    host, port = os.environ["AIRFLOW__API__HOST"], os.environ.get("AIRFLOW__API__PORT", "8080")
+    where = ("this machine only; DSR_UI_HOST=0.0.0.0 opens it" if host == UI_HOST_DEFAULT
+             else f"listening on {host}")  # fmt: skip
+    print(f"airflow standalone (process group {process.pid}) starting: "
+          f"http://{'127.0.0.1' if host in (UI_HOST_DEFAULT, '0.0.0.0', '::') else host}:{port} in ~20 s ({where}); "
+          f"the admin password is printed above and in {simple_auth_password_file()} (mode 0600). "
           f"Stop with Ctrl-C or `make down`.", flush=True)  # fmt: skip
     try:
         return process.wait()
@@ -220,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=command_run)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema").set_defaults(handler=command_migrate)
     sub.add_parser("status", help="the latest run of each source").set_defaults(handler=command_status)
+    accept = sub.add_parser("accept", help="load a quarantined run although it broke its expectations or guard")
+    accept.add_argument("run_id", type=int, help="the quarantined run (see `make status`)")
+    accept.set_defaults(handler=command_accept)
     sub.add_parser("up", help="airflow standalone with the project's DAGs").set_defaults(handler=command_up)
     sub.add_parser("down", help="stop what `up` started").set_defaults(handler=command_down)
     psql = sub.add_parser("psql", help="open psql on the warehouse (starts the embedded one if needed)")
@@ -234,8 +334,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "psql":
         args.psql_args = [*args.psql_args, *extra]
-    logging.basicConfig(level=os.environ.get("DSR_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     return args.handler(args)
+
+
+def configure_logging() -> None:
+    """The CLI's logging: DSR_LOG_LEVEL (default WARNING); secrets masked in every record at every level,
+    also in the records of Airflow, requests, urllib3 and smtplib (dsrwatch.redaction)."""
+    from dsrwatch import redaction
+
+    logging.basicConfig(level=os.environ.get("DSR_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    redaction.install()
 
 
 if __name__ == "__main__":

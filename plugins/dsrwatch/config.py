@@ -44,3 +44,17 @@ def politeness_delay_seconds(default: float) -> float:
     """DSR_POLITENESS_DELAY overrides every source's per-host delay (tests set it to 0)."""
     raw = _env("DSR_POLITENESS_DELAY")
     return float(raw) if raw is not None else default
+
+
+def expectations_enforced() -> bool:
+    """DSR_EXPECTATIONS: ``enforce`` (default) quarantines a load that breaks its source's
+    expectations or change guard; ``warn`` only logs and records the breach."""
+    raw = (_env("DSR_EXPECTATIONS") or "enforce").lower()
+    if raw not in ("enforce", "warn"):
+        raise ValueError(f"DSR_EXPECTATIONS must be 'enforce' or 'warn', not {raw!r}")
+    return raw == "enforce"
+
+
+def source_lock_timeout_seconds() -> float:
+    """DSR_SOURCE_LOCK_TIMEOUT: how long a load waits for another run of its source (default 600 s)."""
+    return float(_env("DSR_SOURCE_LOCK_TIMEOUT") or 600)

@@ -2,7 +2,10 @@
 
 * live   - a requests.Session with timeouts, retries with backoff on 429/5xx/timeouts honouring
            Retry-After, a User-Agent naming the project, a per-host politeness delay and
-           conditional GET (ETag / Last-Modified).
+           conditional GET (ETag / Last-Modified). A host that has never answered this Fetcher and
+           cannot be resolved or refuses the connection fails at once (:class:`HostUnreachable`):
+           offline, retrying with backoff only delays the failure. Bodies are streamed and cut off
+           at ``max_payload_bytes`` (:class:`PayloadTooLarge`).
 * record - live, and each response body is also written under DSR_RECORD_DIR.
 * replay - bodies are read from DSR_REPLAY_DIR (several directories separated by ':', searched
            in order); no network at all.
@@ -18,15 +21,17 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import socket
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import requests
+import urllib3.exceptions
 
 from dsrwatch import config
 
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_FILE_NAME_BYTES = 255
+# The payload cap when the source declares none; SourceSpec.max_payload_bytes has the same default.
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 2**20
+READ_CHUNK_BYTES = 1 << 16
 
 
 class FetchError(Exception):
@@ -54,6 +62,18 @@ class FatalFetchError(FetchError):
 
 class ReplayFileMissing(FatalFetchError):
     """Replay mode has no recorded body for a URL the source asked for."""
+
+
+class PayloadTooLarge(FatalFetchError):
+    """The body is larger than the source's ``max_payload_bytes``: refused, not retried."""
+
+
+class HostUnreachable(RetryableFetchError):
+    """The first request to a host could not resolve its name or was refused: no retries here.
+
+    Offline, or with a wrong host name, every retry fails the same way at once, so backing off
+    only delays the failure. It stays ``retryable`` for the orchestrator: a run scheduled later
+    (or an Airflow task retry) may find the network back."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,36 @@ def url_to_relative_path(url: str) -> Path:
     return relative
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB ({n} bytes)"
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it: causes, contexts, urllib3's ``reason`` and
+    exceptions passed as arguments (requests wraps urllib3's MaxRetryError that way)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        behind = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending.extend(e for e in behind if isinstance(e, BaseException))
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a requests error means the host cannot be reached at all: name resolution failed or
+    the connection was refused. None for anything else (timeouts, resets, TLS errors...)."""
+    chain = list(_exception_chain(exc))
+    where = " (at the proxy)" if any(isinstance(e, urllib3.exceptions.ProxyError) for e in chain) else ""
+    if any(isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror) for e in chain):
+        return f"name resolution failed{where} (no network?)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"connection refused{where}"
+    return None
+
+
 def _retry_after_seconds(value: str | None, now: float) -> float | None:
     if not value:
         return None
@@ -131,7 +181,8 @@ class Fetcher:
     """Fetch URLs in the mode the environment asks for; see the module docstring.
 
     ``mode`` is derived from the settings unless given: replay when DSR_REPLAY_DIR is set,
-    record when DSR_RECORD_DIR is set, else live.
+    record when DSR_RECORD_DIR is set, else live. ``max_payload_bytes`` caps every body
+    (live: Content-Length, then the bytes streamed; replay: the file size).
     """
 
     replay_dirs: list[Path] = field(default_factory=config.replay_dirs)
@@ -145,8 +196,12 @@ class Fetcher:
     session: requests.Session | None = None
     conditional: ConditionalCache | None = None
     sleep: Callable[[float], None] = time.sleep
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     requests_made: int = 0
     _last_request_at: dict[str, float] = field(default_factory=dict)
+    # Hosts that sent an HTTP answer (any status) to this Fetcher: a later connection error
+    # there is a blip worth retrying, not a sign that there is no network.
+    _hosts_answered: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.politeness_delay = config.politeness_delay_seconds(self.politeness_delay)
@@ -195,6 +250,10 @@ class Fetcher:
         for directory in self.replay_dirs:
             candidate = directory / relative
             if candidate.is_file():
+                size = candidate.stat().st_size
+                if size > self.max_payload_bytes:
+                    raise PayloadTooLarge(f"replay of {url}: {candidate} holds {_size(size)}, over the cap of "
+                                          f"{_size(self.max_payload_bytes)} (max_payload_bytes)")  # fmt: skip
                 return FetchedResponse(
                     url=url,
                     http_status=200,
@@ -227,15 +286,26 @@ class Fetcher:
         for attempt in range(1, self.max_attempts + 1):
             self._wait_for_host(host)
             try:
-                answer = self.session.get(url, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:  # timeouts, resets, bodies cut short
+                answer = self.session.get(url, headers=headers, timeout=self.timeout, stream=True)
+            except requests.RequestException as exc:  # timeouts, resets, refused, unresolvable
+                reason = unreachable_reason(exc)
+                if reason is not None and host not in self._hosts_answered:
+                    raise HostUnreachable(f"cannot reach {host}: {reason}; GET {url} not retried, as this host "
+                                          f"has never answered ({type(exc).__name__}: {exc})") from exc  # fmt: skip
                 problem = f"{type(exc).__name__}: {exc}"
                 wait = None
             else:
-                if answer.status_code not in RETRYABLE_STATUSES:
-                    return self._to_response(url, answer)
-                problem = f"HTTP {answer.status_code}"
-                wait = _retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+                self._hosts_answered.add(host)
+                with answer:
+                    if answer.status_code in RETRYABLE_STATUSES:
+                        problem = f"HTTP {answer.status_code}"
+                        wait = _retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+                    else:
+                        try:
+                            return self._to_response(url, answer)
+                        except requests.RequestException as exc:  # the body was cut short or stalled
+                            problem = f"{type(exc).__name__}: {exc}"
+                            wait = None
             if attempt == self.max_attempts:
                 break
             delay = min(self.max_wait, wait if wait is not None else self.backoff_base * 2 ** (attempt - 1))
@@ -243,8 +313,32 @@ class Fetcher:
             self.sleep(delay)
         raise RetryableFetchError(f"GET {url} failed after {self.max_attempts} attempts: {problem}")
 
+    def _read_body(self, url: str, answer: requests.Response) -> bytes:
+        """The streamed body, refused as soon as it is known to exceed ``max_payload_bytes``."""
+        cap = self.max_payload_bytes
+        declared = answer.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > cap:
+            raise PayloadTooLarge(f"GET {url}: Content-Length {_size(int(declared))} is over the cap of {_size(cap)} "
+                                  "(max_payload_bytes); not downloaded")  # fmt: skip
+        body = bytearray()
+        for chunk in answer.iter_content(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > cap:
+                raise PayloadTooLarge(f"GET {url}: the body passed the cap of {_size(cap)} (max_payload_bytes) "
+                                      f"after {_size(len(body))}; download aborted")  # fmt: skip
+        return bytes(body)
+
     @staticmethod
-    def _to_response(url: str, answer: requests.Response) -> FetchedResponse:
+    def _snippet(answer: requests.Response, limit: int = 300) -> str:
+        """The start of an error answer's body, without downloading the rest of it."""
+        head = next(answer.iter_content(4 * limit), b"")
+        try:
+            text = head.decode(answer.encoding or "utf-8", "replace")
+        except LookupError:  # an encoding Python does not know
+            text = head.decode("utf-8", "replace")
+        return text[:limit].replace("\n", " ")
+
+    def _to_response(self, url: str, answer: requests.Response) -> FetchedResponse:
         status = answer.status_code
         if status == 304:
             return FetchedResponse(
@@ -257,12 +351,11 @@ class Fetcher:
                 not_modified=True,
             )
         if status >= 400:
-            snippet = answer.text[:300].replace("\n", " ")
-            raise FatalFetchError(f"GET {url} answered HTTP {status}: {snippet}")
+            raise FatalFetchError(f"GET {url} answered HTTP {status}: {self._snippet(answer)}")
         return FetchedResponse(
             url=url,
             http_status=status,
-            body=answer.content,
+            body=self._read_body(url, answer),
             fetched_at=datetime.now(UTC),
             etag=answer.headers.get("ETag"),
             last_modified=answer.headers.get("Last-Modified"),

@@ -69,11 +69,11 @@ def _fail_fast_on_fatal(exc: Exception) -> None:
 
 
 def ingest_dag(source_name: str, *, schedule: str, tags: list[str], doc_md: str | None, stage: str = "ingest"):
-    """The DAG of one source: its schedule and tags, and the standard fetch -> load -> check tasks.
+    """The DAG of one source: its schedule and tags, and the standard fetch -> load tasks.
 
     ``stage`` is "reference" for sources others depend on (they run first in ``make run``).
     """
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, Param
 
     with DAG(
         dag_id=source_name,
@@ -84,18 +84,26 @@ def ingest_dag(source_name: str, *, schedule: str, tags: list[str], doc_md: str 
         default_args=DEFAULT_ARGS,
         tags=["dsrwatch", stage, *tags],
         doc_md=doc_md,
+        params={"accept_run_id": Param(None, type=["null", "integer"], title="Accept a quarantined run",
+                                       description="Load this quarantined run of the source despite its broken "
+                                                   "expectations or change guard, instead of fetching.")},
     ) as source_dag:
         ingest_tasks(source_name)
     return source_dag
 
 
 def ingest_tasks(source_name: str) -> None:
-    """fetch -> load (Asset outlet) -> check_expectations, inside the current DAG."""
+    """fetch -> load (expectations gate the commit; Asset outlet), inside the current DAG.
+
+    Trigger with ``{"accept_run_id": N}`` to load quarantined run N despite its breaches (an
+    operator's decision that the change is real) instead of fetching."""
 
     @task(task_id="fetch")
-    def fetch() -> int:
+    def fetch(params: dict | None = None) -> int:
         from dsrwatch.pipeline import fetch_to_raw
 
+        if (params or {}).get("accept_run_id"):
+            return int(params["accept_run_id"])
         try:
             return fetch_to_raw(source_name, airflow_run_id=get_current_context()["run_id"])
         except Exception as exc:
@@ -103,22 +111,16 @@ def ingest_tasks(source_name: str) -> None:
             raise
 
     @task(task_id="load", outlets=[source_asset(source_name)])
-    def load(source_run_id: int) -> dict:
+    def load(source_run_id: int, params: dict | None = None) -> dict:
         from dataclasses import asdict
 
         from dsrwatch.pipeline import load_from_raw
 
+        accept = bool((params or {}).get("accept_run_id"))
         try:
-            return asdict(load_from_raw(source_run_id))
+            return asdict(load_from_raw(source_run_id, accept=accept))
         except Exception as exc:
             _fail_fast_on_fatal(exc)
             raise
 
-    @task(task_id="check_expectations", retries=0)
-    def check_expectations(source_run_id: int) -> list[str]:
-        from dsrwatch.pipeline import check_expectations as check
-
-        return check(source_run_id)
-
-    source_run_id = fetch()
-    load(source_run_id) >> check_expectations(source_run_id)
+    load(fetch())

@@ -1,7 +1,8 @@
-"""Run one source: fetch -> raw, raw -> parse -> core (one transaction), then expectations.
+"""Run one source: fetch -> raw, then raw -> parse -> core -> expectations in one transaction.
 
 Each step is a function of a run id, so Airflow tasks hand over only that id: the payloads
-themselves travel through the raw layer, never through XCom.
+themselves travel through the raw layer, never through XCom. A load that breaks its source's
+expectations or change guard is rolled back and the run quarantined (see ``dsrwatch.expectations``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import psycopg
 
+from dsrwatch import config, ledger
+from dsrwatch.expectations import RowCountBounds, Verdict
 from dsrwatch.fetching import Fetcher, FetchError
+from dsrwatch.ledger import SourceBusy
 from dsrwatch.sources import get_source
-from dsrwatch.sources.base import MaxNullFraction, ParsedBatch, RowCountBounds, SourceSpec
+from dsrwatch.sources.base import ParsedBatch, SourceSpec
 from dsrwatch.warehouse import connect, describe_location, ensure_schema
 from dsrwatch.warehouse.loading import MergeCounts, merge_rows
 from dsrwatch.warehouse.raw import RawStore, iter_run_payloads
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 
 class ExpectationFailed(AssertionError):
     """A loaded source broke one of its declared expectations (row counts, nulls)."""
+
+
+class RunQuarantined(ExpectationFailed):
+    """A load broke its expectations or change guard: rolled back, raw kept, run quarantined."""
 
 
 class LoadFailed(RuntimeError):
@@ -53,8 +61,8 @@ class RunSummary:
     def line(self) -> str:
         if self.status == "skipped":
             return f"{self.source:<18} skipped: {self.error}"
-        if self.status == "failed":
-            return f"{self.source:<18} FAILED (run {self.run_id}): {self.error}"
+        if self.status in ("failed", "quarantined", "abandoned", "running"):
+            return f"{self.source:<18} {self.status.upper()} (run {self.run_id}): {self.error or 'in progress'}"
         baseline = " (baseline)" if self.is_baseline else ""
         if self.fetch_mode == "engine":
             return (
@@ -68,76 +76,46 @@ class RunSummary:
         )
 
 
-def _finish_run(conn: psycopg.Connection, run_id: int, status: str, error: str | None = None, **columns) -> None:
-    assignments = ", ".join(f"{name} = %({name})s" for name in columns)
-    extra = f", {assignments}" if assignments else ""
-    conn.execute(
-        f"UPDATE ops.source_runs SET status = %(status)s, error = %(error)s, finished_at = clock_timestamp(){extra} "  # noqa: S608 - column names are ours
-        "WHERE run_id = %(run_id)s",
-        {"status": status, "error": error, "run_id": run_id, **columns},
-    )
-
-
-def _previous_success(conn: psycopg.Connection, source: str, before_run: int) -> tuple[datetime | None, dict | None]:
-    """Fetch time of the last successful run before ``before_run``, and the source's cursor."""
-    row = conn.execute(
-        """SELECT max(fetched_at) FROM ops.source_runs
-            WHERE source = %s AND status = 'succeeded' AND run_id < %s""",
-        (source, before_run),
-    ).fetchone()
-    cursor_row = conn.execute("SELECT cursor FROM ops.source_cursors WHERE source = %s", (source,)).fetchone()
-    return row[0], (cursor_row[0] if cursor_row else None)
-
-
 def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
     """Fetch a source into raw; returns the run id. A source the replay cannot serve is skipped."""
     module = get_source(source_name)
     spec: SourceSpec = module.SOURCE
     ensure_schema()
     with connect(autocommit=True) as conn:
-        fetcher = Fetcher(politeness_delay=spec.politeness_delay, **spec.fetcher_options)
-        run_id = conn.execute(
-            "INSERT INTO ops.source_runs (source, fetch_mode, airflow_run_id) VALUES (%s, %s, %s) RETURNING run_id",
-            (spec.name, fetcher.mode, airflow_run_id),
-        ).fetchone()[0]
+        fetcher = Fetcher(politeness_delay=spec.politeness_delay, max_payload_bytes=spec.max_payload_bytes,
+                          **spec.fetcher_options)
+        run_id = ledger.start_run(conn, spec.name, fetcher.mode, airflow_run_id)
+        for orphan in ledger.abandon_orphans(conn, spec.name, found_by=run_id):
+            log.warning("%s: run %d had died without an outcome; marked abandoned", spec.name, orphan)
         missing_hosts = [h for h in spec.hosts if not fetcher.covers_host(h)]
         if missing_hosts:
             reason = f"replay directories hold nothing for {', '.join(missing_hosts)}"
-            _finish_run(conn, run_id, "skipped", reason)
+            ledger.finish_run(conn, run_id, "skipped", reason)
             log.warning("%s: skipped, %s", spec.name, reason)
             return run_id
         store = RawStore(conn, run_id, spec.name)
         fetcher.conditional = store
-        _, cursor = _previous_success(conn, spec.name, run_id)
+        _, cursor = ledger.previous_success(conn, spec.name, run_id)
         log.info("%s: run %d fetching in %s mode (cursor %s)", spec.name, run_id, fetcher.mode, cursor)
         try:
             for response in module.fetch(fetcher, cursor):
                 store.add(response)
                 if fetcher.requests_made % 100 == 0:
                     log.info("%s: %d requests so far", spec.name, fetcher.requests_made)
-        except Exception as exc:
-            store.flush()  # keep what was fetched before the failure
-            _finish_run(conn, run_id, "failed", f"fetch: {exc}", requests=fetcher.requests_made)
+        except BaseException as exc:  # Ctrl-C and SIGTERM too: the run says how it ended
+            try:
+                store.flush()  # keep what was fetched before the failure
+            finally:
+                ledger.finish_run(conn, run_id, "failed", f"fetch: {type(exc).__name__}: {exc}",
+                                  requests=fetcher.requests_made)  # fmt: skip
             log.error("%s: fetch failed after %d requests: %s", spec.name, fetcher.requests_made, exc)
             raise
         finally:
             fetcher.close()
         store.flush()
-        conn.execute(
-            "UPDATE ops.source_runs SET fetched_at = clock_timestamp(), requests = %s, bytes_fetched = %s WHERE run_id = %s",
-            (fetcher.requests_made, store.bytes_stored, run_id),
-        )
+        ledger.record_fetch(conn, run_id, fetcher.requests_made, store.bytes_stored)
         log.info("%s: fetched %d responses, %d bytes", spec.name, store.stored, store.bytes_stored)
     return run_id
-
-
-def _run_row(conn: psycopg.Connection, run_id: int) -> dict:
-    row = conn.execute(
-        "SELECT source, status, fetch_mode, requests, error FROM ops.source_runs WHERE run_id = %s", (run_id,)
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"no source run {run_id} in ops.source_runs")
-    return dict(zip(("source", "status", "fetch_mode", "requests", "error"), row, strict=True))
 
 
 def apply_batch(
@@ -173,10 +151,8 @@ def apply_batch(
                                  WHERE run_id = %(run)s AND entity_table = %(primary)s AND change <> 'modified')""",
             {"run": run_id, "primary": spec.tables[0].table, "children": json.dumps(children)},
         ).fetchone()[0]
-    conn.execute(
-        "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
-        (json.dumps({"tables": {t: asdict(c) for t, c in per_table.items()}, "warnings": batch.warnings[:50]}), run_id),
-    )
+    ledger.add_details(conn, run_id, {"tables": {t: asdict(c) for t, c in per_table.items()},
+                                      "warnings": batch.warnings[:50]})  # fmt: skip
     return primary
 
 
@@ -204,75 +180,119 @@ def input_fingerprint(conn: psycopg.Connection, run_id: int, module) -> str:
     return digest.hexdigest()
 
 
-def _unchanged_since_last_load(conn: psycopg.Connection, source: str, fingerprint: str) -> tuple | None:
-    """The latest successful load if it read exactly the same payloads with the same code."""
-    row = conn.execute(
-        """SELECT run_id, entities_parsed, details ->> 'input_fingerprint' FROM ops.source_runs
-            WHERE source = %s AND status = 'succeeded' ORDER BY run_id DESC LIMIT 1""",
-        (source,),
-    ).fetchone()
-    return row if row and row[2] == fingerprint else None
+def judge(conn: psycopg.Connection, spec: SourceSpec, batch: ParsedBatch, counts: MergeCounts,
+          is_baseline: bool, *, enforced: bool, accepted: bool = False) -> Verdict:  # fmt: skip
+    """Check the state the merge would leave, inside its transaction: the spec's expectations and
+    its change guard (on the main entity table; not on a baseline, which has nothing to guard)."""
+    verdict = Verdict(enforced=enforced, accepted_by_operator=accepted)
+    for rule in spec.expectations:
+        verdict.add(rule.check(conn, spec.name))
+    if not is_baseline:
+        guard = spec.change_guard if batch.complete else (spec.incremental_change_guard or spec.change_guard)
+        main = spec.tables[0]
+        present_after = RowCountBounds(main.table, 0, 0, main.scope_column).count(conn, spec.name)
+        present_before = present_after - counts.added - counts.restored + counts.removed
+        for outcome in guard.check(main.table, present_before, counts.added + counts.restored, counts.modified,
+                                   counts.removed):  # fmt: skip
+            verdict.add(outcome)
+    return verdict
 
 
-def load_from_raw(run_id: int) -> RunSummary:
-    """Parse the payloads of ``run_id`` and merge them into core, all in one transaction."""
+def load_from_raw(run_id: int, *, accept: bool = False) -> RunSummary:
+    """Parse the payloads of ``run_id`` and merge them into core, all in one transaction, which
+    commits only if the source's expectations and change guard hold (else the run is quarantined).
+
+    ``accept``: load a quarantined run although it breaks them - an operator's deliberate decision
+    that the change is real (``python -m dsrwatch accept RUN_ID``)."""
     started = time.perf_counter()
+    enforced = config.expectations_enforced()
     with connect(autocommit=True) as conn:
-        run = _run_row(conn, run_id)
-        if run["status"] != "running":
-            return RunSummary(source=run["source"], run_id=run_id, status=run["status"],
-                              fetch_mode=run["fetch_mode"], error=run["error"])  # fmt: skip
-        module = get_source(run["source"])
+        run = ledger.run_row(conn, run_id)
+        if accept:
+            _reopen_for_acceptance(conn, run)
+        elif run.status != "running":
+            return RunSummary(source=run.source, run_id=run_id, status=run.status, fetch_mode=run.fetch_mode,
+                              error=run.error)  # fmt: skip
+        module = get_source(run.source)
         spec: SourceSpec = module.SOURCE
-        previous_seen, cursor = _previous_success(conn, spec.name, run_id)
-        is_baseline = previous_seen is None
+        ledger.enter_phase(conn, run_id, "loading")
         fingerprint = input_fingerprint(conn, run_id, module)
-        same = _unchanged_since_last_load(conn, spec.name, fingerprint)
-        if same is not None:
-            # Same payloads, same code: the merge would write nothing, so skip parse and merge.
-            with conn.transaction():
-                _finish_run(conn, run_id, "succeeded", entities_parsed=same[1], added=0, modified=0, removed=0,
-                            is_baseline=False)  # fmt: skip
-                conn.execute(
-                    "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
-                    (json.dumps({"input_fingerprint": fingerprint, "unchanged_since_run": same[0]}), run_id),
-                )
-            log.info("%s: run %d read the same payloads as run %d: nothing to load", spec.name, run_id, same[0])
-            return _summary(spec, run_id, run, same[1], MergeCounts(), False, time.perf_counter() - started)
         try:
             with conn.transaction():
+                ledger.lock_source(conn, spec.name, config.source_lock_timeout_seconds())
+                # Read after the lock: a run that loaded meanwhile is this run's predecessor.
+                previous_seen, cursor = ledger.previous_success(conn, spec.name, run_id)
+                is_baseline = previous_seen is None
+                same = None if accept else ledger.last_load_with_fingerprint(conn, spec.name, fingerprint)
+                if same is not None:
+                    # Same payloads, same code: the merge would write nothing, so skip parse and merge.
+                    ledger.finish_run(conn, run_id, "succeeded", entities_parsed=same[1], added=0, modified=0,
+                                      removed=0, is_baseline=False,
+                                      details={"input_fingerprint": fingerprint, "unchanged_since_run": same[0]})  # fmt: skip
+                    log.info("%s: run %d read the same payloads as run %d: nothing to load", spec.name, run_id,
+                             same[0])  # fmt: skip
+                    return _summary(spec, run_id, run, same[1], MergeCounts(), False, time.perf_counter() - started)
                 batch: ParsedBatch = module.parse(iter_run_payloads(conn, run_id), cursor)
                 for warning in batch.warnings[:20]:
                     log.warning("%s: %s", spec.name, warning)
                 counts = apply_batch(conn, spec, batch, run_id, previous_seen)
+                verdict = judge(conn, spec, batch, counts, is_baseline, enforced=enforced, accepted=accept)
+                if verdict.quarantines:
+                    raise _Quarantine(verdict)  # rolls the transaction back
+                for breach in verdict.broken:
+                    log.warning("%s run %d: %s (%s)", spec.name, run_id, breach,
+                                "accepted by an operator" if accept else "DSR_EXPECTATIONS=warn: not enforced")  # fmt: skip
                 if batch.cursor is not None:
-                    conn.execute(
-                        """INSERT INTO ops.source_cursors (source, cursor, run_id) VALUES (%s, %s, %s)
-                           ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor,
-                               run_id = EXCLUDED.run_id, updated_at = now()""",
-                        (spec.name, json.dumps(batch.cursor), run_id),
-                    )
-                _finish_run(
+                    ledger.save_cursor(conn, spec.name, batch.cursor, run_id)
+                ledger.finish_run(
                     conn, run_id, "succeeded", entities_parsed=batch.entities, added=counts.added + counts.restored,
                     modified=counts.modified, removed=counts.removed, is_baseline=is_baseline,
+                    details={"input_fingerprint": fingerprint, "expectations": verdict.as_details()},
                 )  # fmt: skip
-                conn.execute(
-                    "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
-                    (json.dumps({"input_fingerprint": fingerprint}), run_id),
-                )
-        except Exception as exc:
+        except _Quarantine as quarantine:
+            reason = quarantine.verdict.reason()
+            with conn.transaction():
+                ledger.finish_run(conn, run_id, "quarantined", f"quarantined: {reason}",
+                                  details={"expectations": quarantine.verdict.as_details()})  # fmt: skip
+            message = (f"{spec.name} run {run_id} quarantined, the warehouse is as it was: {reason}. Its payloads "
+                       f"are kept in raw; if the change is real, accept it with `python -m dsrwatch accept {run_id}`")  # fmt: skip
+            log.error("%s", message)
+            raise RunQuarantined(message) from None
+        except BaseException as exc:  # Ctrl-C and SIGTERM too: the run says how it ended
             message = f"load: {type(exc).__name__}: {exc}"
             with conn.transaction():
-                _finish_run(conn, run_id, "failed", message)
+                ledger.finish_run(conn, run_id, "failed", message)
             log.error("%s: run %d failed, core left as it was: %s", spec.name, run_id, message)
-            raise LoadFailed(f"{spec.name} run {run_id}: {message}") from exc
+            if isinstance(exc, Exception) and not isinstance(exc, SourceBusy):
+                raise LoadFailed(f"{spec.name} run {run_id}: {message}") from exc
+            raise
+    log.info("%s run %d: %d expectations and guards hold%s", spec.name, run_id, len(verdict.passed),
+             f", {len(verdict.broken)} broken but not enforced" if verdict.broken else "")  # fmt: skip
     return _summary(spec, run_id, run, batch.entities, counts, is_baseline, time.perf_counter() - started)
 
 
-def _summary(spec: SourceSpec, run_id: int, run: dict, entities: int, counts: MergeCounts, is_baseline: bool,
-             seconds: float) -> RunSummary:  # fmt: skip
+class _Quarantine(Exception):
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.reason())
+        self.verdict = verdict
+
+
+def _reopen_for_acceptance(conn: psycopg.Connection, run: ledger.RunRow) -> None:
+    """A quarantined run goes back to running, to be loaded with its breaches accepted."""
+    if run.status != "quarantined":
+        raise ValueError(f"run {run.run_id} ({run.source}) is {run.status}, not quarantined: nothing to accept")
+    later = ledger.later_success(conn, run.source, run.run_id)
+    if later is not None:
+        raise ValueError(f"run {run.run_id} ({run.source}) is older than its successful run {later}: accepting "
+                         "it would roll the source back; run the source again instead")  # fmt: skip
+    ledger.reopen(conn, run.run_id)
+    log.warning("%s run %d: an operator accepts it despite: %s", run.source, run.run_id, run.error)
+
+
+def _summary(spec: SourceSpec, run_id: int, run: ledger.RunRow, entities: int, counts: MergeCounts,
+             is_baseline: bool, seconds: float) -> RunSummary:  # fmt: skip
     summary = RunSummary(
-        source=spec.name, run_id=run_id, status="succeeded", fetch_mode=run["fetch_mode"], requests=run["requests"],
+        source=spec.name, run_id=run_id, status="succeeded", fetch_mode=run.fetch_mode, requests=run.requests,
         entities=entities, added=counts.added + counts.restored, modified=counts.modified, removed=counts.removed,
         is_baseline=is_baseline, seconds=seconds,
         location=f"{', '.join(spec.views) or spec.tables[0].table} in {describe_location()}",
@@ -282,61 +302,24 @@ def _summary(spec: SourceSpec, run_id: int, run: dict, entities: int, counts: Me
 
 
 def check_expectations(run_id: int) -> list[str]:
-    """Check the source's declared expectations after a load; raise ExpectationFailed if broken."""
+    """The expectations a run was loaded against (checked inside its load transaction); raises
+    ExpectationFailed for a quarantined run, so a caller cannot mistake it for a good one."""
     with connect(autocommit=True) as conn:
-        run = _run_row(conn, run_id)
-        if run["status"] != "succeeded":
-            log.info("run %d is %s: no expectations to check", run_id, run["status"])
-            return []
-        spec: SourceSpec = get_source(run["source"]).SOURCE
-        problems: list[str] = []
-        checked: list[str] = []
-        for rule in spec.expectations:
-            schema, table = rule.table.split(".")
-            ident = psycopg.sql.Identifier(schema, table)
-            scope = psycopg.sql.SQL("")
-            if rule.scope_column:
-                scope = psycopg.sql.SQL(" AND {} = {}").format(
-                    psycopg.sql.Identifier(rule.scope_column), psycopg.sql.Literal(spec.name)
-                )
-            if isinstance(rule, RowCountBounds):
-                query = psycopg.sql.SQL("SELECT count(*) FROM {} WHERE removed_at IS NULL{}").format(ident, scope)
-                count = conn.execute(query).fetchone()[0]
-                text = f"{rule.table}: {count} present rows, expected {rule.minimum}..{rule.maximum}"
-                (problems if not rule.minimum <= count <= rule.maximum else checked).append(text)
-            elif isinstance(rule, MaxNullFraction):
-                query = psycopg.sql.SQL(
-                    "SELECT count(*), count(*) FILTER (WHERE {col} IS NULL) FROM {tbl} WHERE removed_at IS NULL{scope}"
-                ).format(col=psycopg.sql.Identifier(rule.column), tbl=ident, scope=scope)
-                total, nulls = conn.execute(query).fetchone()
-                fraction = nulls / total if total else 0.0
-                text = f"{rule.table}.{rule.column}: {nulls}/{total} NULL, at most {rule.fraction:.0%} allowed"
-                (problems if fraction > rule.fraction else checked).append(text)
-        with conn.transaction():
-            conn.execute(
-                "UPDATE ops.source_runs SET details = details || %s::jsonb WHERE run_id = %s",
-                (json.dumps({"expectations": {"passed": checked, "failed": problems}}), run_id),
-            )
-    if problems:
-        raise ExpectationFailed(f"{spec.name} run {run_id} broke its expectations: " + "; ".join(problems))
-    log.info("%s run %d: %d expectations hold", spec.name, run_id, len(checked))
-    return checked
+        run = ledger.run_row(conn, run_id)
+        details = ledger.details(conn, run_id).get("expectations") or {}
+    if run.status == "quarantined":
+        raise ExpectationFailed(f"{run.source} run {run_id} broke its expectations: " + "; ".join(details["failed"]))
+    return list(details.get("passed", []))
 
 
-def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[RunSummary]:
-    """Summaries of the runs with id >= ``first_run_id`` (the latest per source if asked)."""
+def summaries(*, airflow_run_ids: list[str] | None = None, latest_per_source: bool = False) -> list[RunSummary]:
+    """Summaries of the runs of the given Airflow runs, or of the latest run of each source."""
     from dsrwatch.sources import source_names
 
-    distinct = "DISTINCT ON (source)" if latest_per_source else ""
-    query = f"""
-        SELECT {distinct} source, run_id, status, fetch_mode, requests, entities_parsed, added, modified, removed,
-               is_baseline, extract(epoch FROM finished_at - started_at), error
-          FROM ops.source_runs WHERE run_id >= %s
-         ORDER BY {"source, run_id DESC" if latest_per_source else "run_id"}"""  # noqa: S608 - fixed fragments
     with connect() as conn:
-        rows = conn.execute(query, (first_run_id,)).fetchall()
+        rows = ledger.summary_rows(conn, airflow_run_ids=airflow_run_ids, latest_per_source=latest_per_source)
     location = describe_location()
-    summaries = []
+    result = []
     for row in rows:
         summary = RunSummary(*row[:10], seconds=float(row[10] or 0), error=row[11])
         if summary.source in source_names():
@@ -344,17 +327,14 @@ def summaries_since(first_run_id: int, latest_per_source: bool = False) -> list[
             summary.location = f"{', '.join(views)} in {location}"
         elif summary.fetch_mode == "engine":
             summary.location = "analyst.risk_flags, analyst.entity_risk"
-        summaries.append(summary)
-    return summaries
+        result.append(summary)
+    return result
 
 
 def run_source(source_name: str, airflow_run_id: str | None = None) -> RunSummary:
-    """Fetch, load and check one source (what its DAG does), for scripts and tests."""
-    run_id = fetch_to_raw(source_name, airflow_run_id)
-    summary = load_from_raw(run_id)
-    check_expectations(run_id)
-    return summary
+    """Fetch and load one source (what its DAG does), for scripts and tests."""
+    return load_from_raw(fetch_to_raw(source_name, airflow_run_id))
 
 
-__all__ = ["FetchError", "ExpectationFailed", "LoadFailed", "RunSummary", "check_expectations",
-           "fetch_to_raw", "load_from_raw", "run_source"]  # fmt: skip
+__all__ = ["FetchError", "ExpectationFailed", "LoadFailed", "RunQuarantined", "RunSummary", "SourceBusy",
+           "check_expectations", "fetch_to_raw", "load_from_raw", "run_source"]  # fmt: skip

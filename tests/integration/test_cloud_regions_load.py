@@ -98,15 +98,21 @@ def test_new_version_records_one_add_one_change_one_removal(warehouse, replay):
     assert vienna == [(True,)]
 
 
-def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch):
+def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch, enforced):
     replay()
     run_id = pipeline.fetch_to_raw("cloud_regions")
-    pipeline.load_from_raw(run_id)
-    with pytest.raises(pipeline.ExpectationFailed, match=rf"core.cloud_regions: {cf.V1_KEYS} present rows, expected 200\.\.1500"):
+    broken = rf"core.cloud_regions: {cf.V1_KEYS} present rows, expected 200\.\.1500"
+    with pytest.raises(pipeline.RunQuarantined, match=broken):
+        pipeline.load_from_raw(run_id)
+    with pytest.raises(pipeline.ExpectationFailed, match=broken):
         pipeline.check_expectations(run_id)
+    assert scalar(warehouse, "SELECT count(*) FROM core.cloud_regions") == 0  # the gate held before the commit
+    assert scalar(warehouse, "SELECT count(*) FROM raw.http_responses WHERE run_id = %s", (run_id,)) == 1
     small = dataclasses.replace(cloud_regions.SOURCE, expectations=(
         RowCountBounds("core.cloud_regions", 10, 20), MaxNullFraction("core.cloud_regions", "country_iso3", 0.0)))
     monkeypatch.setattr(cloud_regions, "SOURCE", small)
+    run_id = pipeline.fetch_to_raw("cloud_regions")
+    pipeline.load_from_raw(run_id)
     assert len(pipeline.check_expectations(run_id)) == 2
 
 

@@ -178,17 +178,21 @@ def test_an_alias_added_later_takes_effect_without_a_refetch(warehouse, replay):
     assert scalar(warehouse, "SELECT sum(requests) FROM ops.source_runs WHERE source = 'peeringdb'") == requests
 
 
-def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch):
+def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch, enforced):
     replay("complete", pf.FACILITIES_V1, pf.ORGANISATIONS_V1)
     run_id = pipeline.fetch_to_raw("peeringdb")
-    pipeline.load_from_raw(run_id)
+    with pytest.raises(pipeline.RunQuarantined, match=r"core.peeringdb_facilities: 7 present rows, expected 3000\.\.20000"):
+        pipeline.load_from_raw(run_id)
     with pytest.raises(pipeline.ExpectationFailed, match=r"core.peeringdb_facilities: 7 present rows, expected 3000\.\.20000"):
         pipeline.check_expectations(run_id)
+    assert scalar(warehouse, "SELECT count(*) FROM core.peeringdb_facilities") == 0
+    assert query(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'peeringdb'") == []  # cursor not moved
     small = dataclasses.replace(peeringdb.SOURCE, expectations=(
         RowCountBounds("core.peeringdb_facilities", 5, 50), RowCountBounds("core.peeringdb_organisations", 5, 50),
         MaxNullFraction("core.peeringdb_facilities", "country_iso3", 0.0),
         MaxNullFraction("core.peeringdb_facilities", "latitude", 0.15)))  # fmt: skip
     monkeypatch.setattr(peeringdb, "SOURCE", small)
+    assert pipeline.load_from_raw(run_id, accept=True).status == "succeeded"  # an operator accepts the run
     assert len(pipeline.check_expectations(run_id)) == 4
 
 

@@ -136,16 +136,17 @@ def test_a_changed_header_fails_with_the_columns_found(warehouse, replay):
     assert scalar(warehouse, "SELECT count(*) FROM core.country_regimes") == 0
 
 
-def test_real_expectations_fail_on_the_small_fixture(warehouse, replay):
+def test_real_expectations_fail_on_the_small_fixture(warehouse, replay, enforced):
     replay()
     run_id = pipeline.fetch_to_raw("political_regimes")
-    pipeline.load_from_raw(run_id)
+    with pytest.raises(pipeline.RunQuarantined):
+        pipeline.load_from_raw(run_id)
     with pytest.raises(pipeline.ExpectationFailed,
                        match=rf"core.country_regimes: {owid.LOADED_ROWS} present rows, expected 25000\.\.45000"):
         pipeline.check_expectations(run_id)
 
 
-def test_fixture_sized_expectations_hold(warehouse, replay, fixture_sized_expectations):
+def test_fixture_sized_expectations_hold(warehouse, replay, fixture_sized_expectations, enforced):
     replay()
     run_id = pipeline.fetch_to_raw("political_regimes")
     pipeline.load_from_raw(run_id)

@@ -129,13 +129,15 @@ def test_source_without_replay_recordings_is_skipped(warehouse, tmp_path, monkey
     assert "skipped" in summary.line()
 
 
-def test_expectations_catch_a_collapsed_source(warehouse, replay):
+def test_expectations_catch_a_collapsed_source(warehouse, replay, enforced):
     replay()
     run_id = pipeline.fetch_to_raw("submarine_cables")
-    pipeline.load_from_raw(run_id)
     # five cables is far below the real map's lower bound of 400
+    with pytest.raises(pipeline.RunQuarantined, match=r"core.submarine_cables: 5 present rows, expected 400\.\.2000"):
+        pipeline.load_from_raw(run_id)
     with pytest.raises(pipeline.ExpectationFailed, match=r"core.submarine_cables: 5 present rows, expected 400\.\.2000"):
         pipeline.check_expectations(run_id)
+    assert scalar(warehouse, "SELECT count(*) FROM core.submarine_cables") == 0
     details = scalar(warehouse, "SELECT details -> 'expectations' FROM ops.source_runs WHERE run_id = %s", (run_id,))
     assert details["failed"] and details["passed"]
 

@@ -231,3 +231,123 @@ def test_source_contract():
         "core.deals": "source", "core.deal_parties": "source", "core.deal_components": "source",
         "core.government_hosting": "source"}  # fmt: skip
     assert spec.expectations
+
+
+# -- zip bombs: the release zip's workbook is capped before and while it is extracted ------------------
+@pytest.fixture
+def spools(tmp_path, monkeypatch):
+    """Every temporary file made while the test runs, as a named file under ``tmp_path/spool`` (the real
+    TemporaryFile has no name on Linux, so its size could not be seen); TMPDIR points there too."""
+    import tempfile
+    from pathlib import Path
+
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spool_dir))
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    named = tempfile.NamedTemporaryFile
+    made: list[Path] = []
+
+    def recorded_spool(*args, **kwargs):
+        spool = named(dir=spool_dir, delete=False)
+        made.append(Path(spool.name))
+        return spool
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", recorded_spool)
+
+    def written() -> int:
+        """Bytes now in the temporary directory (every spool, whatever made it)."""
+        return sum(p.stat().st_size for p in spool_dir.rglob("*") if p.is_file())
+
+    written.made = made
+    return written
+
+
+def zip_of(name: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return out.getvalue()
+
+
+def declare_size(body: bytes, member: str, size: int) -> bytes:
+    """``body`` with the uncompressed size of ``member`` in the central directory set to ``size`` (a lie)."""
+    body = bytearray(body)
+    start = 0
+    while (start := body.find(b"PK\x01\x02", start)) >= 0:
+        name_length = int.from_bytes(body[start + 28 : start + 30], "little")
+        if bytes(body[start + 46 : start + 46 + name_length]) == member.encode():
+            body[start + 24 : start + 28] = size.to_bytes(4, "little")
+            return bytes(body)
+        start += 4
+    raise AssertionError(f"{member} is not in the central directory")
+
+
+def read_release(body: bytes, cap: int) -> tuple[str, int]:
+    with aiddata.open_release(body, max_uncompressed_bytes=cap) as (release, records):
+        return release, sum(1 for _ in records)
+
+
+MiB = 2**20
+
+
+def test_a_workbook_declaring_more_than_the_cap_is_refused_before_extraction(spools):
+    body = zip_of(fx.WORKBOOK_NAME, b"\0" * (8 * MiB))
+    assert len(body) < 16 * 1024  # 8 MiB of zeros deflate to a few KB
+
+    with pytest.raises(SourceFormatError) as caught:
+        read_release(body, cap=MiB)
+
+    message = str(caught.value)
+    assert aiddata.RELEASE_URL in message and repr(fx.WORKBOOK_NAME) in message
+    assert f"declares {8 * MiB} bytes" in message and f"cap of {MiB} bytes" in message
+    assert "before extraction" in message
+    assert spools.made == [] and spools() == 0  # nothing spooled at all
+
+
+def test_the_default_cap_is_one_gib_and_applies_to_parse(spools):
+    assert aiddata.MAX_UNCOMPRESSED_BYTES == 2**30
+    body = declare_size(zip_of(fx.WORKBOOK_NAME, b"\0" * 1000), fx.WORKBOOK_NAME, 2**31)
+
+    with pytest.raises(SourceFormatError, match=rf"declares {2**31} bytes .* over the cap of {2**30} bytes"):
+        parse(None, body=body)
+
+    assert spools() == 0
+
+
+def test_a_workbook_lying_about_its_size_is_stopped_at_the_cap(spools):
+    cap = MiB
+    body = declare_size(zip_of(fx.WORKBOOK_NAME, b"\0" * (8 * cap)), fx.WORKBOOK_NAME, 1000)
+
+    with pytest.raises(SourceFormatError) as caught:
+        read_release(body, cap=cap)
+
+    message = str(caught.value)
+    assert aiddata.RELEASE_URL in message and repr(fx.WORKBOOK_NAME) in message
+    assert "declares 1000 bytes" in message and f"cap {cap} bytes" in message
+    assert len(spools.made) == 1
+    assert spools() <= cap  # the 8 MiB never reached the temporary directory
+
+
+def test_the_spool_copy_counts_bytes_whatever_the_member_declared(tmp_path):
+    """The count is the last guard: a member stream giving more than the cap is cut at the cap
+    (Python's zipfile already stops at the declared size; this does not rely on it)."""
+    cap = 100_000
+    info = zipfile.ZipInfo(fx.WORKBOOK_NAME)
+    info.file_size = 10
+    with open(tmp_path / "spool", "wb") as spool, pytest.raises(SourceFormatError) as caught:
+        aiddata._spool_member(io.BytesIO(b"\0" * (5 * cap)), spool, aiddata.RELEASE_URL, info, cap)
+
+    message = str(caught.value)
+    assert repr(fx.WORKBOOK_NAME) in message and "declares 10 bytes" in message
+    assert f"beyond the cap of {cap} bytes" in message
+    assert (tmp_path / "spool").stat().st_size <= cap
+
+
+def test_a_workbook_of_exactly_the_cap_is_read(spools):
+    workbook = fx.workbook_bytes(fx.RELEASE_V1)
+    body = zip_of(fx.WORKBOOK_NAME, workbook)
+
+    assert read_release(body, cap=len(workbook)) == ("3.0", len(fx.RELEASE_V1))
+    with pytest.raises(SourceFormatError, match="cap"):
+        read_release(body, cap=len(workbook) - 1)

@@ -8,6 +8,7 @@ tests assert the exact waits the fetcher asked for.
 from __future__ import annotations
 
 import email.utils
+import gzip
 import socket
 import time
 from pathlib import Path
@@ -17,15 +18,19 @@ import requests
 
 from dsrwatch import config
 from dsrwatch.fetching import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
     FatalFetchError,
     Fetcher,
     FetchError,
+    HostUnreachable,
+    PayloadTooLarge,
     ReplayFileMissing,
     RetryableFetchError,
     Validators,
     build_url,
     url_to_relative_path,
 )
+from dsrwatch.sources.base import SourceSpec
 
 from helpers.http_server import Answer, ScriptedHTTPServer
 
@@ -68,6 +73,18 @@ class NoNetworkSession(requests.Session):
 
     def request(self, *args, **kwargs):
         raise AssertionError(f"replay mode touched the network: {args!r}")
+
+
+class CountingSession(requests.Session):
+    """A real session that counts the requests it was asked to make (one per attempt)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attempts = 0
+
+    def request(self, *args, **kwargs):
+        self.attempts += 1
+        return super().request(*args, **kwargs)
 
 
 class FakeConditional:
@@ -426,18 +443,6 @@ class TestLive:
         assert len(server.requests_to("/gone")) == 1
         assert sleeps == []
 
-    def test_connection_refused_is_retryable(self, live, sleeps):
-        url = f"http://127.0.0.1:{_closed_port()}/a.json"
-        fetcher = live(backoff_base=0.25, max_attempts=3)
-
-        with pytest.raises(RetryableFetchError) as caught:
-            fetcher.get(url)
-
-        assert caught.value.retryable is True
-        assert "after 3 attempts" in str(caught.value)
-        assert "ConnectionError" in str(caught.value)
-        assert sleeps == [0.25, 0.5]
-
     def test_read_timeout_is_retryable(self, live, server, sleeps):
         server.script("/slow", Answer(200, body=b"late", hold=3.0))
         fetcher = live(timeout=(2.0, 0.2), max_attempts=2, backoff_base=0.1)
@@ -457,6 +462,187 @@ class TestLive:
         with pytest.raises(RetryableFetchError):
             fetcher.get(server.url("/cut"))
         assert sleeps == [0.1]
+
+
+# -- 3b. a host that cannot be reached at all (offline fast-fail) ---------------------------------------
+UNRESOLVABLE = "dsrwatch-offline-test.invalid"  # RFC 2606: .invalid never resolves
+
+
+class TestUnreachableHost:
+    """A first request that cannot resolve the host or is refused fails at once: offline, every retry
+    would fail the same way and the backoff only made `make run` wait minutes before saying so."""
+
+    def test_connection_refused_on_the_first_request_fails_at_once(self, live, sleeps):
+        port = _closed_port()
+        session = CountingSession()
+        fetcher = live(session=session, backoff_base=0.25, max_attempts=5)
+
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable) as caught:
+            fetcher.get(f"http://127.0.0.1:{port}/a.json")
+        elapsed = time.monotonic() - started
+
+        assert elapsed < 0.5
+        assert session.attempts == 1
+        assert sleeps == []
+        message = str(caught.value)
+        assert f"cannot reach 127.0.0.1:{port}: connection refused" in message
+        assert f"http://127.0.0.1:{port}/a.json" in message
+        assert "after" not in message.split(";")[0]  # no "failed after N attempts"
+        assert isinstance(caught.value, FetchError)
+        # Not worth retrying within this run, but a later run (or task retry) may find the network back.
+        assert caught.value.retryable is True
+
+    def test_unresolvable_host_fails_at_once(self, live, sleeps):
+        session = CountingSession()
+        fetcher = live(session=session, backoff_base=0.25, max_attempts=5)
+
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable) as caught:
+            fetcher.get(f"https://{UNRESOLVABLE}/api/v3/cable/all.json")
+        elapsed = time.monotonic() - started
+
+        assert elapsed < 0.5
+        assert session.attempts == 1
+        assert sleeps == []
+        assert f"cannot reach {UNRESOLVABLE}: name resolution failed (no network?)" in str(caught.value)
+        assert isinstance(caught.value.__cause__, requests.ConnectionError)
+
+    def test_every_request_to_an_unreachable_host_fails_at_once(self, live, sleeps):
+        session = CountingSession()
+        fetcher = live(session=session, backoff_base=0.25, max_attempts=5)
+
+        for path in ("/a.json", "/b.json"):
+            with pytest.raises(HostUnreachable):
+                fetcher.get(f"https://{UNRESOLVABLE}{path}")
+
+        assert session.attempts == 2
+        assert sleeps == []
+
+    def test_a_host_that_answered_once_and_went_away_is_retried(self, live, sleeps):
+        session = CountingSession()
+        fetcher = live(session=session, backoff_base=0.25, max_attempts=3)
+        with ScriptedHTTPServer() as going:
+            going.script("/a.json", Answer(200, body=b"once"))
+            url = going.url("/a.json")
+            assert fetcher.get(url).body == b"once"
+        # The server is gone: its port now refuses connections.
+
+        with pytest.raises(RetryableFetchError) as caught:
+            fetcher.get(url)
+
+        assert not isinstance(caught.value, HostUnreachable)
+        assert "after 3 attempts" in str(caught.value)
+        assert "ConnectionError" in str(caught.value)
+        assert session.attempts == 1 + 3
+        assert sleeps == [0.25, 0.5]
+
+    def test_an_error_answer_counts_as_having_answered(self, live, server, sleeps):
+        server.script("/a", Answer(503))
+        session = CountingSession()
+        fetcher = live(session=session, backoff_base=0.25, max_attempts=2)
+        url = server.url("/a")
+        with pytest.raises(RetryableFetchError, match="HTTP 503"):
+            fetcher.get(url)
+        assert sleeps == [0.25]
+
+        server.stop()
+        with pytest.raises(RetryableFetchError) as caught:
+            fetcher.get(url)
+        assert not isinstance(caught.value, HostUnreachable)
+        assert session.attempts == 2 + 2
+
+    def test_hosts_are_judged_separately(self, live, server, sleeps):
+        server.script("/a", Answer(200, body=b"a"))
+        fetcher = live(backoff_base=0.25, max_attempts=3)
+        fetcher.get(server.url("/a"))
+
+        with pytest.raises(HostUnreachable, match="connection refused"):
+            fetcher.get(f"http://127.0.0.1:{_closed_port()}/a")
+        assert sleeps == []
+
+
+# -- 3c. payload size cap ---------------------------------------------------------------------------------
+class TestPayloadCap:
+    def test_the_default_cap_is_the_source_spec_default(self, live):
+        assert live().max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES == 256 * 2**20
+        assert SourceSpec.__dataclass_fields__["max_payload_bytes"].default == DEFAULT_MAX_PAYLOAD_BYTES
+
+    def test_content_length_over_the_cap_is_refused_without_retrying(self, live, server, sleeps):
+        server.script("/big", Answer(200, body=b"x" * 5000))
+        fetcher = live(max_payload_bytes=1000, max_attempts=5)
+
+        with pytest.raises(PayloadTooLarge) as caught:
+            fetcher.get(server.url("/big"))
+
+        message = str(caught.value)
+        assert server.url("/big") in message
+        assert "Content-Length" in message
+        assert "(1000 bytes)" in message and "(5000 bytes)" in message
+        assert isinstance(caught.value, FatalFetchError)
+        assert caught.value.retryable is False
+        assert len(server.requests_to("/big")) == 1
+        assert sleeps == []
+
+    def test_a_body_expanding_past_the_cap_is_cut_off_while_streaming(self, live, server, sleeps):
+        # 4 MiB of zeros gzip to ~4 KB: the Content-Length is far under the cap, the body is not.
+        cap = 64 * 1024
+        packed = gzip.compress(b"\0" * (4 * 2**20))
+        assert len(packed) < cap
+        server.script("/bomb", Answer(200, {"Content-Encoding": "gzip"}, packed))
+        fetcher = live(max_payload_bytes=cap, max_attempts=5)
+
+        with pytest.raises(PayloadTooLarge) as caught:
+            fetcher.get(server.url("/bomb"))
+
+        message = str(caught.value)
+        assert server.url("/bomb") in message
+        assert f"({cap} bytes)" in message
+        assert "download aborted" in message
+        read = int(message.rsplit("(", 1)[1].split()[0])  # "... after X MiB (N bytes); download aborted"
+        assert cap < read <= cap + 2**16  # stopped within one chunk of the cap
+        assert len(server.requests_to("/bomb")) == 1
+        assert sleeps == []
+
+    def test_a_body_of_exactly_the_cap_is_accepted(self, live, server):
+        server.script("/edge", Answer(200, body=b"y" * 1000))
+        assert live(max_payload_bytes=1000).get(server.url("/edge")).body == b"y" * 1000
+
+    def test_a_big_error_page_is_still_reported_as_the_error(self, live, server):
+        server.script("/gone", Answer(404, {"Content-Type": "text/plain"}, b"not here " * 2000))
+        with pytest.raises(FatalFetchError, match="HTTP 404: not here") as caught:
+            live(max_payload_bytes=1000).get(server.url("/gone"))
+        assert not isinstance(caught.value, PayloadTooLarge)
+
+    def test_nothing_is_recorded_when_the_cap_is_hit(self, make_fetcher, server, tmp_path):
+        server.script("/big", Answer(200, body=b"x" * 5000))
+        fetcher = make_fetcher(replay_dirs=[], record_dir=tmp_path / "rec", max_payload_bytes=1000)
+        with pytest.raises(PayloadTooLarge):
+            fetcher.get(server.url("/big"))
+        assert not (tmp_path / "rec").exists()
+
+    def test_replay_checks_the_file_size_before_reading(self, make_fetcher, replay_roots, monkeypatch):
+        first, _ = replay_roots
+        target = _write(first, CABLES_FILE, b"[" + b"0," * 1000 + b"0]")
+        fetcher = make_fetcher(replay_dirs=[first], session=NoNetworkSession(), max_payload_bytes=1000)
+
+        def no_reading(self):
+            raise AssertionError(f"read {self} although it is over the cap")
+
+        monkeypatch.setattr(Path, "read_bytes", no_reading)
+        with pytest.raises(PayloadTooLarge) as caught:
+            fetcher.get(CABLES_URL)
+
+        message = str(caught.value)
+        assert CABLES_URL in message and str(target) in message
+        assert "(1000 bytes)" in message and "(2003 bytes)" in message
+        assert caught.value.retryable is False
+
+    def test_replay_under_the_cap_reads_as_before(self, make_fetcher, replay_roots):
+        first, _ = replay_roots
+        _write(first, CABLES_FILE, b"[1]")
+        fetcher = make_fetcher(replay_dirs=[first], session=NoNetworkSession(), max_payload_bytes=3)
+        assert fetcher.get(CABLES_URL).body == b"[1]"
 
 
 # -- 4. politeness ----------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ the pipeline skips the load when the bytes are those of the last load.
 
 Parsing streams: zip -> the workbook copied to a temporary file -> openpyxl in read-only mode,
 row by row, so memory stays bounded by the rows kept, not the sheet. The header row maps the
-official column names; a missing required column is a schema-drift error naming it.
+official column names; a missing required column is a schema-drift error naming it. A zip whose
+workbook declares more than MAX_UNCOMPRESSED_BYTES (1 GiB) is refused before extraction, and the
+copy stops at that cap whatever the zip declared (a zip bomb cannot fill the temporary directory).
 
 Kept: only digital-infrastructure projects (``relevance`` says why): sector COMMUNICATIONS, a
 component of the taxonomy (reference/deal_components.yaml) in the title or, for strong tags, the
@@ -33,14 +35,15 @@ from __future__ import annotations
 import io
 import logging
 import re
-import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from typing import IO
 
 from psycopg.types.json import Jsonb
 
@@ -67,6 +70,9 @@ log = logging.getLogger(__name__)
 HOST = "docs.aiddata.org"
 RELEASE_URL = f"https://{HOST}/ad4/datasets/AidDatas_Global_Chinese_Development_Finance_Dataset_Version_3_0.zip"
 SHEET_PREFIX = "GCDF_"  # the dataset sheet is GCDF_<release>, e.g. GCDF_3.0
+# The most the workbook may expand to when extracted from the release zip (GCDF 3.0's is far less).
+MAX_UNCOMPRESSED_BYTES = 2**30
+SPOOL_CHUNK_BYTES = 1 << 20
 
 # -- the deal tables (shared by every deal source; `source` is the scope column) -----------------
 DEALS = EntityTable(
@@ -340,15 +346,39 @@ def _workbook_member(archive: zipfile.ZipFile, url: str) -> str | None:
     return max(workbooks, key=lambda i: i.file_size).filename
 
 
+def _check_declared_size(info: zipfile.ZipInfo, url: str, cap: int) -> None:
+    """Refuse, before extracting anything, a member whose central-directory entry declares more than ``cap``."""
+    if info.file_size > cap:
+        raise SourceFormatError(f"{url}: member {info.filename!r} declares {info.file_size} bytes uncompressed "
+                                f"({info.compress_size} compressed), over the cap of {cap} bytes; refused before "
+                                "extraction (a zip bomb?)")  # fmt: skip
+
+
+def _spool_member(source: IO[bytes], spool: IO[bytes], url: str, info: zipfile.ZipInfo, cap: int) -> int:
+    """Copy an opened member to ``spool``, counting bytes: one past ``cap`` stops the copy (a member
+    lying about its size), so at most ``cap`` bytes are ever written. Returns the bytes copied."""
+    copied = 0
+    while chunk := source.read(min(SPOOL_CHUNK_BYTES, cap - copied + 1)):
+        copied += len(chunk)
+        if copied > cap:
+            raise SourceFormatError(f"{url}: member {info.filename!r} declares {info.file_size} bytes uncompressed "
+                                    f"but expands beyond the cap of {cap} bytes; extraction stopped (a zip bomb?)")  # fmt: skip
+        spool.write(chunk)
+    return copied
+
+
 def _cell(row: tuple, index: int | None) -> object:
     return row[index] if index is not None and index < len(row) else None
 
 
 @contextmanager
-def open_release(body: bytes, url: str = RELEASE_URL) -> Iterator[tuple[str, Iterator[dict[str, object]]]]:
+def open_release(
+    body: bytes, url: str = RELEASE_URL, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> Iterator[tuple[str, Iterator[dict[str, object]]]]:
     """``(release, records)`` of a release zip, records streamed as ``{official column: value}``
     (only the columns this module reads). The workbook is spooled to a temporary file, never
-    held in memory; openpyxl reads it in read-only mode."""
+    held in memory; openpyxl reads it in read-only mode. A workbook that declares, or expands to,
+    more than ``max_uncompressed_bytes`` is refused (SourceFormatError) with at most that much spooled."""
     import openpyxl
 
     try:
@@ -357,27 +387,36 @@ def open_release(body: bytes, url: str = RELEASE_URL) -> Iterator[tuple[str, Ite
         preview = body[:80].decode("utf-8", "replace")
         raise SourceFormatError(f"{url}: not a zip file ({exc}); {len(body)} bytes starting {preview!r}. "
                                 "The payload is kept in raw for inspection.") from exc  # fmt: skip
-    with archive, tempfile.TemporaryFile() as spool:
+    with archive:
         member = _workbook_member(archive, url)
-        if member is None:
-            spool.write(body)
-        else:
-            with archive.open(member) as source:
-                shutil.copyfileobj(source, spool, 1 << 20)
-        spool.seek(0)
-        try:
-            workbook = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise SourceFormatError(f"{url}: {member or 'the payload'} is not a readable xlsx workbook: {exc}") from exc
-        try:
-            sheets = [s for s in workbook.sheetnames if s.startswith(SHEET_PREFIX)]
-            if not sheets:
-                raise SourceFormatError(f"{url}: no sheet named {SHEET_PREFIX}<release> (sheets: {workbook.sheetnames})")
-            sheet = workbook[sheets[0]]
-            sheet.reset_dimensions()  # do not trust the file's recorded dimensions: read every cell
-            yield sheets[0].removeprefix(SHEET_PREFIX), _records(sheet.iter_rows(values_only=True), url)
-        finally:
-            workbook.close()
+        info = archive.getinfo(member) if member is not None else None
+        if info is not None:
+            _check_declared_size(info, url, max_uncompressed_bytes)
+        with tempfile.TemporaryFile() as spool:
+            if info is None:
+                spool.write(body)
+            else:
+                try:
+                    with archive.open(info) as source:
+                        _spool_member(source, spool, url, info, max_uncompressed_bytes)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt, or not the size it declares
+                    raise SourceFormatError(f"{url}: member {member!r} declares {info.file_size} bytes uncompressed "
+                                            f"(cap {max_uncompressed_bytes} bytes) but cannot be extracted: {exc}; "
+                                            "its data does not match its declared size and checksum") from exc  # fmt: skip
+            spool.seek(0)
+            try:
+                workbook = openpyxl.load_workbook(spool, read_only=True, data_only=True)
+            except (zipfile.BadZipFile, KeyError, OSError) as exc:
+                raise SourceFormatError(f"{url}: {member or 'the payload'} is not a readable xlsx workbook: {exc}") from exc
+            try:
+                sheets = [s for s in workbook.sheetnames if s.startswith(SHEET_PREFIX)]
+                if not sheets:
+                    raise SourceFormatError(f"{url}: no sheet named {SHEET_PREFIX}<release> (sheets: {workbook.sheetnames})")
+                sheet = workbook[sheets[0]]
+                sheet.reset_dimensions()  # do not trust the file's recorded dimensions: read every cell
+                yield sheets[0].removeprefix(SHEET_PREFIX), _records(sheet.iter_rows(values_only=True), url)
+            finally:
+                workbook.close()
 
 
 def _records(rows: Iterator[tuple], url: str) -> Iterator[dict[str, object]]:

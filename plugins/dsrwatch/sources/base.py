@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+# The rules a spec declares, re-exported so a source module imports its whole vocabulary from here.
+from dsrwatch.expectations import ChangeGuard, Expectation, MaxNullFraction, RowCountBounds  # noqa: F401
 from dsrwatch.normalise.organisations import OrganisationResolver, Resolution
 from dsrwatch.warehouse.loading import EntityTable
 
@@ -50,29 +52,6 @@ def require(record: dict, fields: tuple[str, ...], url: str) -> None:
 
 
 @dataclass(frozen=True)
-class RowCountBounds:
-    """After a load, the number of present (not removed) rows of ``table`` lies in [minimum, maximum].
-
-    ``scope_column``: in a table several sources share, count only rows whose column names this source.
-    """
-
-    table: str
-    minimum: int
-    maximum: int
-    scope_column: str | None = None
-
-
-@dataclass(frozen=True)
-class MaxNullFraction:
-    """At most ``fraction`` of present rows of ``table`` may have ``column`` NULL (scoped as above)."""
-
-    table: str
-    column: str
-    fraction: float = 0.0
-    scope_column: str | None = None
-
-
-@dataclass(frozen=True)
 class SourceSpec:
     name: str
     title: str
@@ -83,9 +62,14 @@ class SourceSpec:
     attribution: str
     schedule: str  # cron, UTC
     tables: tuple[EntityTable, ...]
-    expectations: tuple[RowCountBounds | MaxNullFraction, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    # What one run may change (see dsrwatch.expectations); an incremental read (deletions listed
+    # explicitly) may declare its own guard, else the full read's applies.
+    change_guard: ChangeGuard = ChangeGuard()
+    incremental_change_guard: ChangeGuard | None = None
     politeness_delay: float = 1.0
     fetcher_options: dict = field(default_factory=dict)  # e.g. {"backoff_base": 10.0} for strict APIs
+    max_payload_bytes: int = 256 * 2**20
     views: tuple[str, ...] = ()
 
     @property

@@ -1,0 +1,32 @@
+-- Runs can be quarantined (a load that broke its expectations or change guard: rolled back, its
+-- raw payloads kept, waiting for an operator to accept it) or abandoned (killed mid-way and found
+-- still "running" by the next start of the same source).
+ALTER TABLE ops.source_runs DROP CONSTRAINT IF EXISTS source_runs_status_check;
+ALTER TABLE ops.source_runs ADD CONSTRAINT source_runs_status_check
+    CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'quarantined', 'abandoned'));
+-- Who runs this run: the backend that holds it, so the next start can tell a live run from an orphan.
+ALTER TABLE ops.source_runs ADD COLUMN IF NOT EXISTS phase text;
+ALTER TABLE ops.source_runs ADD COLUMN IF NOT EXISTS backend_pid integer;
+ALTER TABLE ops.source_runs ADD COLUMN IF NOT EXISTS backend_started_at timestamptz;
+COMMENT ON COLUMN ops.source_runs.phase IS 'fetching, fetched, loading, or NULL once finished.';
+
+-- One row per source: the load transaction locks it, so two runs of a source never interleave.
+CREATE TABLE IF NOT EXISTS ops.source_locks (
+    source text PRIMARY KEY
+);
+COMMENT ON TABLE ops.source_locks IS 'Row locks serialising the loads of each source (analysts cannot read or lock them).';
+
+-- Records set aside by validation: the rest of their batch loads; the entity keeps its previous version.
+CREATE TABLE IF NOT EXISTS ops.quarantined_records (
+    record_id     bigserial PRIMARY KEY,
+    run_id        bigint NOT NULL REFERENCES ops.source_runs,
+    source        text NOT NULL,
+    url           text,
+    record_key    text,
+    field         text,
+    value_excerpt text,
+    reason        text NOT NULL,
+    set_aside_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS quarantined_records_run_idx ON ops.quarantined_records (run_id);
+COMMENT ON TABLE ops.quarantined_records IS 'Records a run set aside as invalid, with the field and the rule they broke.';
