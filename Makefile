@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 export PYTHONPATH := $(CURDIR)/plugins
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install run test lint bench up down migrate status clean psql
+.PHONY: install run test lint bench shrink-check up down migrate status clean psql accept
 
 install: $(STAMP)
 
@@ -35,11 +35,19 @@ bench: install
 	$(PY) bench/benchmark.py $(BENCH_ARGS)
 	$(PY) bench/aiddata_stream.py
 
+## shrink-check: the real cable snapshot, then cut to a tenth and emptied: both must be quarantined
+shrink-check: install
+	$(PY) bench/shrink_check.py
+
 migrate: install
 	$(PY) -m dsrwatch migrate
 
 status: install
 	$(PY) -m dsrwatch status
+
+## accept: load a quarantined run despite its breaches (make accept RUN=42)
+accept: install
+	$(PY) -m dsrwatch accept $(RUN)
 
 ## up: airflow standalone with the project's DAGs on http://localhost:8080 (Ctrl-C or `make down`)
 up: install

@@ -87,9 +87,9 @@ class ChangeGuard:
     (nothing present before) is not guarded: the row-count bounds judge it.
     """
 
-    max_removed_fraction: float = 0.10
-    max_modified_fraction: float = 0.50
-    max_added_fraction: float = 1.00
+    max_removed_fraction: float | None = 0.10  # None: no limit
+    max_modified_fraction: float | None = 0.50
+    max_added_fraction: float | None = 1.00
     always_allowed: int = 5
 
     def check(self, table: str, present_before: int, added: int, modified: int, removed: int) -> list[Outcome]:
@@ -97,6 +97,8 @@ class ChangeGuard:
         for verb, count, limit in (("remove", removed, self.max_removed_fraction),
                                    ("modify", modified, self.max_modified_fraction),
                                    ("add", added, self.max_added_fraction)):  # fmt: skip
+            if limit is None:
+                continue
             allowed = max(int(limit * present_before), self.always_allowed)
             outcomes.append(Outcome(count <= allowed, f"{table}: would {verb} {count} of {present_before} present "
                                                       f"entities, at most {limit:.0%} ({allowed}) allowed"))  # fmt: skip

@@ -55,6 +55,7 @@ from dsrwatch.reference.registry import load_registry
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
     ORGANISATIONS,
+    ChangeGuard,
     MaxNullFraction,
     OrganisationCollector,
     ParsedBatch,
@@ -122,6 +123,8 @@ SOURCE = SourceSpec(
     ),
     politeness_delay=1.0,
     views=("analyst.deals",),
+    # A new release stamps every record with its version ("modified" on `release`).
+    change_guard=ChangeGuard(max_modified_fraction=None),
 )
 
 # -- columns of the official workbook --------------------------------------------------------------

@@ -39,7 +39,14 @@ from dsrwatch.normalise.components import PhraseIndex, default_taxonomy
 from dsrwatch.normalise.countries import NAME_OVERRIDES, to_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.aiddata import mentioned_organisations
-from dsrwatch.sources.base import MaxNullFraction, ParsedBatch, RowCountBounds, SourceFormatError, SourceSpec
+from dsrwatch.sources.base import (
+    ChangeGuard,
+    MaxNullFraction,
+    ParsedBatch,
+    RowCountBounds,
+    SourceFormatError,
+    SourceSpec,
+)
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
 
@@ -87,6 +94,8 @@ SOURCE = SourceSpec(
     politeness_delay=5.0,
     fetcher_options={"backoff_base": 10.0},
     views=("analyst.news_leads",),
+    # Leads accumulate week by week: a busy week may bring more than are stored so far.
+    incremental_change_guard=ChangeGuard(max_added_fraction=None),
 )
 
 

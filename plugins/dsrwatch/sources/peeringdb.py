@@ -48,6 +48,7 @@ from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
     ORGANISATIONS,
+    ChangeGuard,
     MaxNullFraction,
     OrganisationCollector,
     ParsedBatch,
@@ -109,6 +110,8 @@ SOURCE = SourceSpec(
     politeness_delay=ANONYMOUS_DELAY,
     fetcher_options={"backoff_base": 5.0},
     views=("analyst.data_centres",),
+    # since= reads list deletions explicitly and bring a week of edits: a tighter removal bound.
+    incremental_change_guard=ChangeGuard(max_removed_fraction=0.05),
 )
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 
 from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.sources.base import (
+    ChangeGuard,
     MaxNullFraction,
     ParsedBatch,
     RowCountBounds,
@@ -80,6 +81,8 @@ SOURCE = SourceSpec(
     ),
     politeness_delay=1.0,
     views=("analyst.country_regimes", "analyst.latest_country_regimes"),
+    # Each V-Dem release revises past years: many modified country-years are normal, removals are not.
+    change_guard=ChangeGuard(max_modified_fraction=None),
 )
 
 

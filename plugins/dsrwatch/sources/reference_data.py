@@ -20,6 +20,7 @@ from dsrwatch.reference.registry import REFERENCE_DIR, organisations_of
 from dsrwatch.sources.base import (
     ORGANISATION_ALIASES,
     ORGANISATIONS,
+    ChangeGuard,
     OrganisationCollector,
     ParsedBatch,
     RowCountBounds,
@@ -64,6 +65,8 @@ SOURCE = SourceSpec(
         RowCountBounds("core.country_group_members", 50, 500),
     ),
     views=("analyst.prc_organisations", "analyst.country_groups"),
+    # The seeds are edited by hand and reviewed: a restructuring may touch every organisation.
+    change_guard=ChangeGuard(max_removed_fraction=0.5, max_modified_fraction=None, max_added_fraction=None),
 )
 
 

@@ -47,6 +47,7 @@ from dsrwatch.sources.aiddata import (
     mentioned_organisations,
 )
 from dsrwatch.sources.base import (
+    ChangeGuard,
     MaxNullFraction,
     OrganisationCollector,
     ParsedBatch,
@@ -86,6 +87,9 @@ SOURCE = SourceSpec(
     ),
     politeness_delay=1.0,
     views=("analyst.deals",),
+    # Each run re-reads two years of contracts (late publication); a first incremental run after
+    # the baseline may add more contracts than the baseline held.
+    incremental_change_guard=ChangeGuard(max_added_fraction=None),
 )
 
 
