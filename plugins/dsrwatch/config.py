@@ -55,6 +55,16 @@ def expectations_enforced() -> bool:
     return raw == "enforce"
 
 
-def source_lock_timeout_seconds() -> float:
-    """DSR_SOURCE_LOCK_TIMEOUT: how long a load waits for another run of its source (default 600 s)."""
-    return float(_env("DSR_SOURCE_LOCK_TIMEOUT") or 600)
+def lock_timeout_seconds() -> float:
+    """DSR_LOCK_TIMEOUT (seconds, > 0; default 600): how long a load, the risk engine or a digest
+    waits for a lock (``ops.locks``) before failing with the name of the session that holds it."""
+    raw = _env("DSR_LOCK_TIMEOUT")
+    if raw is None:
+        return 600.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ValueError(f"DSR_LOCK_TIMEOUT={raw!r}: give a number of seconds greater than 0")
+    return value

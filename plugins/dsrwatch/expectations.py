@@ -90,7 +90,16 @@ class ChangeGuard:
     max_removed_fraction: float | None = 0.10  # None: no limit
     max_modified_fraction: float | None = 0.50
     max_added_fraction: float | None = 1.00
+    # Records set aside by validation, as a share of the records parsed: above it the source
+    # itself is broken, not a record.
+    max_set_aside_fraction: float | None = 0.01
     always_allowed: int = 5
+
+    def check_set_aside(self, set_aside: int, parsed: int) -> Outcome:
+        limit = self.max_set_aside_fraction
+        allowed = parsed if limit is None else max(int(limit * parsed), self.always_allowed)
+        return Outcome(set_aside <= allowed, f"{set_aside} of {parsed} records set aside as invalid, at most "
+                                             f"{'any' if limit is None else f'{limit:.0%}'} ({allowed}) allowed")  # fmt: skip
 
     def check(self, table: str, present_before: int, added: int, modified: int, removed: int) -> list[Outcome]:
         outcomes = []

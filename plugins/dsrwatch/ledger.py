@@ -106,6 +106,24 @@ def previous_success(conn: psycopg.Connection, source: str, before_run: int) -> 
     return row[0], (cursor_row[0] if cursor_row else None)
 
 
+def fetched_at(conn: psycopg.Connection, run_id: int) -> datetime:
+    """When the run's fetch ended (the clock records are judged against), or now."""
+    return conn.execute("SELECT coalesce(fetched_at, clock_timestamp()) FROM ops.source_runs WHERE run_id = %s",
+                        (run_id,)).fetchone()[0]  # fmt: skip
+
+
+def record_set_aside(conn: psycopg.Connection, run_id: int, source: str, records: list) -> None:
+    """Write the records a run set aside (``validation.SetAside``) to ops.quarantined_records."""
+    if not records:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO ops.quarantined_records (run_id, source, url, record_key, field, value_excerpt, reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            [(run_id, source, r.url, r.record_key, r.field, r.value, f"{r.table}: {r.reason}") for r in records],
+        )
+
+
 def later_success(conn: psycopg.Connection, source: str, run_id: int) -> int | None:
     """The newest successful run of ``source`` after ``run_id``, if any."""
     return conn.execute(
@@ -130,25 +148,6 @@ def last_load_with_fingerprint(conn: psycopg.Connection, source: str, fingerprin
         (source,),
     ).fetchone()
     return (row[0], row[1]) if row and row[2] == fingerprint else None
-
-
-def lock_source(conn: psycopg.Connection, source: str, timeout_seconds: float) -> None:
-    """Serialise loads of one source for the current transaction (a row lock on an ops table,
-    which analysts can neither read nor lock). Waits at most ``timeout_seconds``."""
-    conn.execute("INSERT INTO ops.source_locks (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
-    conn.execute(f"SET LOCAL lock_timeout = '{int(timeout_seconds * 1000)}ms'")
-    try:
-        conn.execute("SELECT source FROM ops.source_locks WHERE source = %s FOR UPDATE", (source,))
-    except psycopg.errors.LockNotAvailable as exc:
-        raise SourceBusy(
-            f"{source}: another run of this source has been loading for over {timeout_seconds:.0f}s; "
-            "this run was not loaded (its payloads stay in raw)"
-        ) from exc
-    conn.execute("SET LOCAL lock_timeout = 0")
-
-
-class SourceBusy(RuntimeError):
-    """Another run of the same source holds its load lock."""
 
 
 def abandon_orphans(conn: psycopg.Connection, source: str, found_by: int) -> list[int]:

@@ -20,10 +20,10 @@ import psycopg
 from dsrwatch import config, ledger
 from dsrwatch.expectations import RowCountBounds, Verdict
 from dsrwatch.fetching import Fetcher, FetchError
-from dsrwatch.ledger import SourceBusy
 from dsrwatch.sources import get_source
 from dsrwatch.sources.base import ParsedBatch, SourceSpec
-from dsrwatch.warehouse import connect, describe_location, ensure_schema
+from dsrwatch.validation import screen
+from dsrwatch.warehouse import connect, describe_location, ensure_schema, locks
 from dsrwatch.warehouse.loading import MergeCounts, merge_rows
 from dsrwatch.warehouse.raw import RawStore, iter_run_payloads
 
@@ -119,7 +119,8 @@ def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
 
 
 def apply_batch(
-    conn: psycopg.Connection, spec: SourceSpec, batch: ParsedBatch, run_id: int, previous_seen: datetime | None
+    conn: psycopg.Connection, spec: SourceSpec, batch: ParsedBatch, run_id: int, previous_seen: datetime | None,
+    kept: dict[str, list[tuple]] | None = None,
 ) -> MergeCounts:
     """Merge every table of a parsed batch; the caller holds the transaction."""
     # Every stamp in the run is the transaction's now(), the same across tables.
@@ -134,6 +135,7 @@ def apply_batch(
         per_table[table.table] = merge_rows(
             conn, table, rows, run_id=run_id, source=spec.name,
             previous_seen=previous_seen, deleted_keys=deleted, record_added=previous_seen is not None,
+            kept_keys=(kept or {}).get(table.table, ()),
         )  # fmt: skip
     primary = per_table[spec.tables[0].table]
     children = {t.table: len(t.entity_columns) for t in spec.tables if t.entity_columns}
@@ -182,13 +184,15 @@ def input_fingerprint(conn: psycopg.Connection, run_id: int, module) -> str:
 
 def judge(conn: psycopg.Connection, spec: SourceSpec, batch: ParsedBatch, counts: MergeCounts,
           is_baseline: bool, *, enforced: bool, accepted: bool = False) -> Verdict:  # fmt: skip
-    """Check the state the merge would leave, inside its transaction: the spec's expectations and
-    its change guard (on the main entity table; not on a baseline, which has nothing to guard)."""
+    """Check the state the merge would leave, inside its transaction: the spec's expectations,
+    the share of records set aside, and its change guard (on the main entity table; not on a
+    baseline, which has nothing to guard)."""
     verdict = Verdict(enforced=enforced, accepted_by_operator=accepted)
     for rule in spec.expectations:
         verdict.add(rule.check(conn, spec.name))
+    guard = spec.change_guard if batch.complete else (spec.incremental_change_guard or spec.change_guard)
+    verdict.add(guard.check_set_aside(len(batch.set_aside), batch.entities + len(batch.set_aside)))
     if not is_baseline:
-        guard = spec.change_guard if batch.complete else (spec.incremental_change_guard or spec.change_guard)
         main = spec.tables[0]
         present_after = RowCountBounds(main.table, 0, 0, main.scope_column).count(conn, spec.name)
         present_before = present_after - counts.added - counts.restored + counts.removed
@@ -219,7 +223,7 @@ def load_from_raw(run_id: int, *, accept: bool = False) -> RunSummary:
         fingerprint = input_fingerprint(conn, run_id, module)
         try:
             with conn.transaction():
-                ledger.lock_source(conn, spec.name, config.source_lock_timeout_seconds())
+                locks.take(conn, f"source:{spec.name}")  # two runs of one source never interleave
                 # Read after the lock: a run that loaded meanwhile is this run's predecessor.
                 previous_seen, cursor = ledger.previous_success(conn, spec.name, run_id)
                 is_baseline = previous_seen is None
@@ -235,7 +239,11 @@ def load_from_raw(run_id: int, *, accept: bool = False) -> RunSummary:
                 batch: ParsedBatch = module.parse(iter_run_payloads(conn, run_id), cursor)
                 for warning in batch.warnings[:20]:
                     log.warning("%s: %s", spec.name, warning)
-                counts = apply_batch(conn, spec, batch, run_id, previous_seen)
+                batch, kept = screen(conn, spec, batch, ledger.fetched_at(conn, run_id))
+                set_aside = batch.set_aside
+                for record in set_aside[:20]:
+                    log.warning("%s", record.message(spec.name))
+                counts = apply_batch(conn, spec, batch, run_id, previous_seen, kept)
                 verdict = judge(conn, spec, batch, counts, is_baseline, enforced=enforced, accepted=accept)
                 if verdict.quarantines:
                     raise _Quarantine(verdict)  # rolls the transaction back
@@ -247,13 +255,16 @@ def load_from_raw(run_id: int, *, accept: bool = False) -> RunSummary:
                 ledger.finish_run(
                     conn, run_id, "succeeded", entities_parsed=batch.entities, added=counts.added + counts.restored,
                     modified=counts.modified, removed=counts.removed, is_baseline=is_baseline,
-                    details={"input_fingerprint": fingerprint, "expectations": verdict.as_details()},
+                    details={"input_fingerprint": fingerprint, "expectations": verdict.as_details(),
+                             "set_aside": len(set_aside)},
                 )  # fmt: skip
+                ledger.record_set_aside(conn, run_id, spec.name, set_aside)
         except _Quarantine as quarantine:
             reason = quarantine.verdict.reason()
             with conn.transaction():
                 ledger.finish_run(conn, run_id, "quarantined", f"quarantined: {reason}",
                                   details={"expectations": quarantine.verdict.as_details()})  # fmt: skip
+                ledger.record_set_aside(conn, run_id, spec.name, set_aside)
             message = (f"{spec.name} run {run_id} quarantined, the warehouse is as it was: {reason}. Its payloads "
                        f"are kept in raw; if the change is real, accept it with `python -m dsrwatch accept {run_id}`")  # fmt: skip
             log.error("%s", message)
@@ -263,7 +274,7 @@ def load_from_raw(run_id: int, *, accept: bool = False) -> RunSummary:
             with conn.transaction():
                 ledger.finish_run(conn, run_id, "failed", message)
             log.error("%s: run %d failed, core left as it was: %s", spec.name, run_id, message)
-            if isinstance(exc, Exception) and not isinstance(exc, SourceBusy):
+            if isinstance(exc, Exception) and not isinstance(exc, locks.LockTimeout):
                 raise LoadFailed(f"{spec.name} run {run_id}: {message}") from exc
             raise
     log.info("%s run %d: %d expectations and guards hold%s", spec.name, run_id, len(verdict.passed),
@@ -336,5 +347,5 @@ def run_source(source_name: str, airflow_run_id: str | None = None) -> RunSummar
     return load_from_raw(fetch_to_raw(source_name, airflow_run_id))
 
 
-__all__ = ["FetchError", "ExpectationFailed", "LoadFailed", "RunQuarantined", "RunSummary", "SourceBusy",
+__all__ = ["FetchError", "ExpectationFailed", "LoadFailed", "RunQuarantined", "RunSummary",
            "check_expectations", "fetch_to_raw", "load_from_raw", "run_source"]  # fmt: skip

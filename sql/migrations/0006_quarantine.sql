@@ -10,12 +10,6 @@ ALTER TABLE ops.source_runs ADD COLUMN IF NOT EXISTS backend_pid integer;
 ALTER TABLE ops.source_runs ADD COLUMN IF NOT EXISTS backend_started_at timestamptz;
 COMMENT ON COLUMN ops.source_runs.phase IS 'fetching, fetched, loading, or NULL once finished.';
 
--- One row per source: the load transaction locks it, so two runs of a source never interleave.
-CREATE TABLE IF NOT EXISTS ops.source_locks (
-    source text PRIMARY KEY
-);
-COMMENT ON TABLE ops.source_locks IS 'Row locks serialising the loads of each source (analysts cannot read or lock them).';
-
 -- Records set aside by validation: the rest of their batch loads; the entity keeps its previous version.
 CREATE TABLE IF NOT EXISTS ops.quarantined_records (
     record_id     bigserial PRIMARY KEY,

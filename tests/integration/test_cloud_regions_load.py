@@ -113,7 +113,7 @@ def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch, e
     monkeypatch.setattr(cloud_regions, "SOURCE", small)
     run_id = pipeline.fetch_to_raw("cloud_regions")
     pipeline.load_from_raw(run_id)
-    assert len(pipeline.check_expectations(run_id)) == 2
+    assert len(pipeline.check_expectations(run_id)) == 3  # two rules and the set-aside share
 
 
 def test_risk_contributions(warehouse, replay):

@@ -193,7 +193,7 @@ def test_expectations_catch_a_collapsed_source(warehouse, replay, monkeypatch, e
         MaxNullFraction("core.peeringdb_facilities", "latitude", 0.15)))  # fmt: skip
     monkeypatch.setattr(peeringdb, "SOURCE", small)
     assert pipeline.load_from_raw(run_id, accept=True).status == "succeeded"  # an operator accepts the run
-    assert len(pipeline.check_expectations(run_id)) == 4
+    assert len(pipeline.check_expectations(run_id)) == 5  # four rules and the set-aside share
 
 
 def run_pattern(url: str) -> list[tuple]:

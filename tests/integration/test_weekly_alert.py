@@ -258,7 +258,7 @@ def test_digest_waits_for_a_running_risk_evaluation(world, warehouse, smtp, monk
     monkeypatch.setenv("DSR_ALERT_TO", "analysts@example.org")
     outcome = []
     with psycopg.connect(warehouse) as evaluation:  # stands in for the engine, mid-transaction
-        evaluation.execute("SELECT pg_advisory_xact_lock(hashtext('dsrwatch.risk_flags'))")
+        evaluation.execute("SELECT 1 FROM ops.locks WHERE name = 'risk_flags' FOR UPDATE")
         flag_id = evaluation.execute("""UPDATE risk.flags SET resolved_at = %s
                                          WHERE entity_id = 'peace-cable' AND pattern_id = 'PRC_SUPPLIER'
                                         RETURNING flag_id""", (end - timedelta(microseconds=1),)).fetchone()[0]  # fmt: skip
@@ -267,7 +267,7 @@ def test_digest_waits_for_a_running_risk_evaluation(world, warehouse, smtp, monk
         sender = threading.Thread(target=lambda: outcome.append(send_weekly_digest(start, end)))
         sender.start()
         for _ in range(200):  # until the digest waits for the evaluation's lock
-            waiting = scalar(warehouse, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            waiting = scalar(warehouse, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
             if waiting:
                 break
             time.sleep(0.05)

@@ -312,3 +312,26 @@ def test_screenshot_renders_in_a_browser(tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (800, 1600)
     assert len(data) > 50_000  # a blank page is a few kB; the digest has text, badges and the chart
+
+
+def test_csv_url_column_keeps_only_http_links():
+    """The CSV's url column passes the same check as the HTML's links (render._safe_url)."""
+    digest = sample_digest()
+    urls = {
+        "js": "javascript:alert(document.cookie)",
+        "js-caps": "  JaVaScRiPt:alert(1)",
+        "data": "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "file": "file:///etc/passwd",
+        "quoted": 'https://example.org/"onmouseover="alert(1)',
+        "https": "https://www.submarinecablemap.com/submarine-cable/peace-cable",
+        "http": "http://example.org/a?b=c",
+    }
+    entries = tuple(entry(key, key, "cables", [flag(i, "PRC_OWNER", "t", "high", "r")], url=url)
+                    for i, (key, url) in enumerate(urls.items(), start=500))  # fmt: skip
+    links = Digest(**{**digest.__dict__, "entries": entries, "raised": (), "resolved": ()})
+    rows = {r["entity_id"]: r["url"] for r in csv.DictReader(io.StringIO(render.csv_text(links)))}
+    assert rows == {"js": "", "js-caps": "", "data": "", "file": "", "quoted": "",
+                    "https": urls["https"], "http": urls["http"]}  # fmt: skip
+    # the same verdicts as the HTML's links
+    html = render.render_html(links, EVERYONE)
+    assert "javascript:" not in html.lower() and "data:text" not in html and urls["https"] in html

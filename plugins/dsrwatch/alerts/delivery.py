@@ -1,6 +1,8 @@
 """Send each digest exactly once: a ledger in ops.alert_digests, SMTP through Airflow, an outbox.
 
-Protocol, per (recipient list, interval), under a PostgreSQL advisory lock on that key:
+Protocol, per (recipient list, interval), holding the list's lock ``alert_digests:<list>``
+(dsrwatch.warehouse.locks: a row lock analysts cannot take) from choosing the interval to
+recording the outcome, so deliveries to one list never overlap:
 
 1. a ``sent`` row exists -> send nothing, say so;
 2. the interval ends before the first risk evaluation, or it is empty and the list does not
@@ -14,15 +16,22 @@ before step 3 finished, the row stays ``sending`` and the retry sends again - at
 that window. The duplicate carries the same Message-ID (derived from list and interval), which
 lets mail clients and archives recognise it.
 
-SMTP goes through the Airflow connection ``smtp_default`` (smtp provider's SmtpHook). With no such
-connection, or a list without recipients, the message is written to ``<DSR_DATA_DIR>/outbox``.
+``make run``'s "since the last digest" chooses its interval under that lock: from the end of the
+list's latest sent digest to now. Two runs at the same moment therefore send one email; the
+second finds the first's digest sent and has nothing left to cover.
+
+SMTP goes through the Airflow connection ``smtp_default`` (smtp provider's SmtpHook); every network
+step waits at most DSR_SMTP_TIMEOUT seconds (or the connection's ``timeout`` extra) and a failure
+names the server. With no such connection, or a list without recipients, the message is written
+to ``<DSR_DATA_DIR>/outbox``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import logging
+import smtplib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -31,10 +40,23 @@ import psycopg
 from dsrwatch import config
 from dsrwatch.alerts import render
 from dsrwatch.alerts.digest import Digest, read_digest, utc
-from dsrwatch.alerts.settings import DEFAULT_FROM, SMTP_CONN_ID, AlertSettings, RecipientList, load_settings
-from dsrwatch.warehouse import connect, ensure_schema
+from dsrwatch.alerts.settings import (
+    DEFAULT_FROM,
+    SMTP_CONN_ID,
+    AlertConfigError,
+    AlertSettings,
+    RecipientList,
+    load_settings,
+    smtp_timeout,
+)
+from dsrwatch.warehouse import connect, ensure_schema, locks
 
 log = logging.getLogger(__name__)
+
+
+class SmtpDeliveryError(RuntimeError):
+    """The SMTP server could not be reached, did not answer in time or refused the message; the
+    message names the server (host:port) and what it was doing."""
 
 
 class DigestDeliveryError(RuntimeError):
@@ -134,24 +156,94 @@ def resolve_channel(recipients: RecipientList, conn_id: str = SMTP_CONN_ID) -> C
     return Channel("smtp", sender, conn_id=conn_id)
 
 
-def send_smtp(
-    rendered: render.RenderedDigest, recipients: tuple[str, ...], sender: str, conn_id: str
-) -> dict:
-    """Send the prebuilt message through the smtp provider's hook; returns refused recipients."""
+@functools.cache
+def _hook_class():
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    hook = SmtpHook(smtp_conn_id=conn_id)
+    class BoundedSmtpHook(SmtpHook):
+        """The provider's hook with our defaults: ``timeout`` (per network step) from the connection's
+        extra, else DSR_SMTP_TIMEOUT; no reconnect loop unless the extra ``retry_limit`` asks for one.
+        The provider's default, 5 reconnects after a hang-up or a timeout, made a server that accepts
+        and never answers block for 6 x 30 s; the task's retries (with backoff) do that job here."""
+
+        def __init__(self, smtp_conn_id: str, default_timeout: float):
+            super().__init__(smtp_conn_id=smtp_conn_id)
+            self.default_timeout = default_timeout
+
+        @property
+        def timeout(self) -> float:
+            raw = self.conn.extra_dejson.get("timeout")
+            if raw in (None, ""):
+                return self.default_timeout
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                value = 0.0
+            if value <= 0:
+                raise AlertConfigError(f"connection {self.smtp_conn_id!r}: extra timeout={raw!r} must be a number "
+                                       "of seconds greater than 0")  # fmt: skip
+            return value
+
+        @property
+        def smtp_retry_limit(self) -> int:
+            raw = self.conn.extra_dejson.get("retry_limit")
+            return 0 if raw in (None, "") else int(raw)
+
+        @property
+        def address(self) -> str:
+            port = self.conn.port or (smtplib.SMTP_SSL_PORT if self.use_ssl else smtplib.SMTP_PORT)
+            return f"{self.host or 'localhost'}:{port}"
+
+    return BoundedSmtpHook
+
+
+def _chain(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _smtp_failure(hook, conn_id: str, stage: str, exc: Exception) -> str:
+    """E.g. "SMTP server mail.example.org:25: no answer within 30 s while connecting (AirflowException:
+    Unable to connect to smtp server <- SMTPServerDisconnected: Connection unexpectedly closed: timed out)"."""
+    if isinstance(exc, AlertConfigError):
+        return str(exc)
+    where = f"SMTP server {hook.address}" if hook.smtp_connection else f"SMTP connection {conn_id!r}"
+    causes = list(_chain(exc))
+    timed_out = any(isinstance(e, TimeoutError) or "timed out" in str(e) for e in causes)
+    what = f"no answer within {hook.timeout:g} s" if timed_out and hook.smtp_connection else "failed"
+    message = f"{where}: {what} while {stage}"
+    if stage == "sending the message" and (timed_out or any(isinstance(e, smtplib.SMTPServerDisconnected)
+                                                            for e in causes)):  # fmt: skip
+        message += "; the server may have accepted it (a retry sends it again, same Message-ID)"
+    return message + " (" + " <- ".join(f"{type(e).__name__}: {e}" for e in causes) + ")"
+
+
+def send_smtp(rendered: render.RenderedDigest, recipients: tuple[str, ...], sender: str, conn_id: str,
+              timeout: float | None = None) -> dict:  # fmt: skip
+    """Send the prebuilt message through the smtp provider's hook; returns refused recipients.
+
+    Connecting, the greeting, each command and the message each wait at most ``timeout`` seconds
+    (default: the connection's ``timeout`` extra, else DSR_SMTP_TIMEOUT); any failure raises
+    SmtpDeliveryError naming the server."""
+    hook = _hook_class()(conn_id, smtp_timeout() if timeout is None else timeout)
+    stage = "connecting"
     try:
         hook.get_conn()  # connects, STARTTLS and login as the connection's extras say
         # The hook sends only messages it builds itself (one HTML part); for a prebuilt MIME tree
         # the provider offers no public accessor to its smtplib client (3.2.0), hence _smtp_client.
         client = hook._smtp_client
+        stage = "sending the message"
         refused = client.send_message(rendered.message, from_addr=sender, to_addrs=list(recipients))
         try:
             client.quit()
         except OSError:  # accepted already; a failing QUIT does not unsend it
             log.debug("SMTP QUIT failed after the message was accepted", exc_info=True)
         return refused
+    except Exception as exc:
+        raise SmtpDeliveryError(_smtp_failure(hook, conn_id, stage, exc)) from exc
     finally:
         if hook._smtp_client is not None:
             hook._smtp_client.close()
@@ -169,11 +261,9 @@ def write_outbox(rendered: render.RenderedDigest, list_name: str, start: datetim
 
 
 # --- the ledger ---------------------------------------------------------------------------------------
-def _lock_key(list_name: str, start: datetime, end: datetime) -> int:
-    digest = hashlib.sha256(
-        f"dsrwatch.alert|{list_name}|{start.isoformat()}|{end.isoformat()}".encode()
-    ).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+def list_lock(list_name: str) -> str:
+    """The lock (dsrwatch.warehouse.locks) held while a digest for ``list_name`` is chosen and sent."""
+    return f"alert_digests:{list_name}"
 
 
 _KEY = "list_name = %(list)s AND interval_start = %(start)s AND interval_end = %(end)s"
@@ -202,7 +292,8 @@ ON CONFLICT (list_name, interval_start, interval_end) DO UPDATE
 
 
 class _Deliverer:
-    """Delivers one digest per (list, interval) on one autocommit connection."""
+    """Delivers one digest per (list, interval) on one autocommit connection; the caller holds the
+    list's lock."""
 
     def __init__(self, conn: psycopg.Connection, airflow_run_id: str | None, conn_id: str):
         self.conn = conn
@@ -217,18 +308,6 @@ class _Deliverer:
 
     def deliver(self, recipients: RecipientList, start: datetime, end: datetime,
                 skip_reason: str | None = None) -> DeliveryResult:  # fmt: skip
-        key = _lock_key(recipients.name, start, end)
-        self.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            return self._deliver_locked(recipients, start, end, skip_reason)
-        finally:
-            try:
-                self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            except psycopg.Error:  # the connection is gone, and the session lock with it
-                log.warning("could not release the digest lock (connection lost)", exc_info=True)
-
-    def _deliver_locked(self, recipients: RecipientList, start: datetime, end: datetime,
-                        skip_reason: str | None) -> DeliveryResult:  # fmt: skip
         params = {"list": recipients.name, "start": start, "end": end, "run_id": self.airflow_run_id}
         result = DeliveryResult(recipients.name, start, end, status="failed")
         result.message_id = render.message_id(recipients.name, start, end)
@@ -297,21 +376,31 @@ class _Deliverer:
         return result
 
 
-def _run(plan, settings: AlertSettings, conn: psycopg.Connection, airflow_run_id: str | None,
+def _run(settings: AlertSettings, conn: psycopg.Connection, interval, airflow_run_id: str | None,
          conn_id: str) -> list[DeliveryResult]:  # fmt: skip
-    """Deliver every (list, start, end, skip_reason) of ``plan``; raise at the end if any failed."""
+    """For each list, holding its lock: ``interval(list)`` -> (list, start, end, skip_reason), then
+    deliver; raise at the end if any list failed. The lock is held on a second connection, in a
+    transaction that spans the whole delivery (``conn`` commits each step on its own)."""
     deliverer = _Deliverer(conn, airflow_run_id, conn_id)
     results, failures = [], []
-    for recipients, start, end, skip_reason in plan:
-        if start is None or end is None:
-            results.append(DeliveryResult(recipients.name, start, end, "skipped", detail=skip_reason))
-            continue
-        try:
-            results.append(deliverer.deliver(recipients, start, end, skip_reason))
-        except Exception as exc:
-            results.append(DeliveryResult(recipients.name, start, end, "failed", detail=f"{type(exc).__name__}: {exc}",
-                                          message_id=render.message_id(recipients.name, start, end)))  # fmt: skip
-            failures.append((recipients.name, exc))
+    with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True,
+                         application_name="dsrwatch digest (recipient list lock)") as holder:  # fmt: skip
+        for listed in settings.lists:
+            start = end = None
+            try:
+                with holder.transaction():
+                    locks.take(holder, list_lock(listed.name))
+                    recipients, start, end, skip_reason = interval(listed)
+                    if start is None or end is None:
+                        result = DeliveryResult(recipients.name, start, end, "skipped", detail=skip_reason)
+                    else:
+                        result = deliverer.deliver(recipients, start, end, skip_reason)
+            except Exception as exc:
+                result = DeliveryResult(listed.name, start, end, "failed", detail=f"{type(exc).__name__}: {exc}",
+                                        message_id=render.message_id(listed.name, start, end) if start and end
+                                        else None)  # fmt: skip
+                failures.append((listed.name, exc))
+            results.append(result)
     for note in settings.notes:
         log.info("%s", note)
     if failures:
@@ -344,8 +433,9 @@ def send_weekly_digest(interval_start: datetime, interval_end: datetime, airflow
             skip_reason = f"the interval ends before the first risk evaluation ({render.when(first)})"
         elif end > now:  # a digest sent early would miss what the rest of its week brings
             skip_reason = f"the interval has not ended yet (it ends {render.when(end)})"
-        plan = [(recipients, start, end, skip_reason) for recipients in settings.lists]
-        return _run(plan, settings, conn, airflow_run_id, conn_id)
+        return _run(
+            settings, conn, lambda recipients: (recipients, start, end, skip_reason), airflow_run_id, conn_id
+        )
 
 
 def send_digest_since_last(now: datetime | None = None, airflow_run_id: str | None = None, *,
@@ -354,23 +444,28 @@ def send_digest_since_last(now: datetime | None = None, airflow_run_id: str | No
     evaluation) to ``now`` (default: the warehouse clock) - what ``make run`` sends.
 
     Unlike the weekly digest it never sends a "nothing new" message: a one-shot run after a
-    baseline, or a rerun, would otherwise mail every time it is run."""
+    baseline, or a rerun, would otherwise mail every time it is run.
+
+    The start is read under the list's lock, which is held until the digest is recorded: two runs
+    at the same moment send one email (the later one starts where the earlier one ended)."""
     ensure_schema()
     settings = settings or load_settings()
     with connect(autocommit=True) as conn:
         end = utc(now) if now else conn.execute("SELECT clock_timestamp()").fetchone()[0]
         first = first_risk_evaluation(conn)
-        plan = []
-        for recipients in settings.lists:
+
+        def interval(recipients: RecipientList):
             start = last_sent_end(conn, recipients.name) or first
             if start is None:
-                plan.append((recipients, None, None, "no risk evaluation has run yet"))
-            elif start >= end:
+                return recipients, None, None, "no risk evaluation has run yet"
+            if start >= end:
                 reason = f"nothing since the last digest, which ended {render.when(start)}"
-                plan.append((recipients, None, None, reason))
-            else:
-                plan.append((replace(recipients, send_empty=False), start, end, None))
-        return _run(plan, settings, conn, airflow_run_id, conn_id)
+                return recipients, None, None, reason
+            return replace(recipients, send_empty=False), start, end, None
+
+        return _run(settings, conn, interval, airflow_run_id, conn_id)
 
 
-__all__ = ["DeliveryResult", "DigestDeliveryError", "send_digest_since_last", "send_weekly_digest"]
+__all__ = [
+    "DeliveryResult", "DigestDeliveryError", "SmtpDeliveryError", "send_digest_since_last", "send_weekly_digest",
+]  # fmt: skip

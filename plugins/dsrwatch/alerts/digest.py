@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from dsrwatch.alerts.settings import CATEGORIES, SEVERITIES, RecipientList
+from dsrwatch.warehouse import locks
 
 log = logging.getLogger(__name__)
 
@@ -406,18 +407,18 @@ def collect(conn: psycopg.Connection, interval_start: datetime, interval_end: da
     )  # fmt: skip
 
 
-# The risk engine evaluates under pg_advisory_xact_lock(hashtext('dsrwatch.risk_flags')).
-_ENGINE_LOCK = "SELECT pg_advisory_{}(hashtext('dsrwatch.risk_flags'))"
-
-
 def read_digest(conn: psycopg.Connection, interval_start: datetime, interval_end: datetime) -> Digest:
     """``collect`` on one snapshot, taken once no risk evaluation is half-way through: an evaluation
     that began before the interval's end but committed later would otherwise be missed for good
-    (its events carry its start time). ``conn`` must be in autocommit mode."""
-    conn.execute(_ENGINE_LOCK.format("lock_shared"))
-    try:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return collect(conn, interval_start, interval_end)
-    finally:
-        conn.execute(_ENGINE_LOCK.format("unlock_shared"))
+    (its events carry its start time). ``conn`` must be in autocommit mode.
+
+    The engine evaluates holding lock ``risk_flags`` (dsrwatch.warehouse.locks) exclusively; a
+    second connection holds it shared while ``conn`` reads. A repeatable-read snapshot is taken
+    by its first statement, so a lock taken there would be waited for with the old snapshot."""
+    with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True,
+                         application_name="dsrwatch digest (risk_flags lock)") as holder:
+        with holder.transaction():
+            locks.take(holder, locks.RISK_FLAGS, shared=True)
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return collect(conn, interval_start, interval_end)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dsrwatch.alerts.digest import CATEGORY_LABELS, Digest, utc
 from dsrwatch.alerts.settings import PROJECT_DOMAIN, SENDER_NAME, SEVERITIES, RecipientList
+from dsrwatch.files import write_atomic
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CHART_WIDTH_PX = 592  # the 640px column less its padding
@@ -228,7 +229,7 @@ def csv_text(digest: Digest) -> str:
                     flag.change, entry.category, entry.name, entry.entity_kind, entry.entity_id,
                     ";".join(entry.countries), flag.pattern_id, flag.title, flag.severity,
                     flag.previous_severity or "", flag.reason, flag.first_flagged_at.astimezone(UTC).isoformat(),
-                    entry.url or "", flag.flag_id,
+                    _safe_url(entry.url) or "", flag.flag_id,  # http(s) only, as in the HTML
                 )])  # fmt: skip
     return buffer.getvalue()
 
@@ -351,14 +352,23 @@ def build_message(
 
 
 def write_preview(rendered: RenderedDigest, folder: Path, stem: str) -> dict[str, Path]:
-    """Write <stem>.eml, <stem>.html (chart beside it as <stem>.png) into ``folder``."""
+    """Write <stem>.eml, <stem>.html (chart beside it as <stem>.png) into ``folder``. Each file is
+    whole or absent (files.write_atomic); the .eml - the message itself - comes last, and if any
+    write fails (a full disk) the files this call wrote are removed again."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"eml": folder / f"{stem}.eml", "html": folder / f"{stem}.html"}
-    paths["eml"].write_bytes(rendered.message.as_bytes())
-    image_src = None
+    contents, image_src = [], None
     if rendered.chart_png:
         paths["png"] = folder / f"{stem}.png"
-        paths["png"].write_bytes(rendered.chart_png)
+        contents.append((paths["png"], rendered.chart_png))
         image_src = paths["png"].name
-    paths["html"].write_text(rendered.preview_html(image_src), encoding="utf-8")
+    contents += [(paths["html"], rendered.preview_html(image_src)), (paths["eml"], rendered.message.as_bytes())]
+    written: list[Path] = []
+    try:
+        for path, data in contents:
+            written.append(write_atomic(path, data, mode=0o644))  # readable like any file the user saves
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return paths

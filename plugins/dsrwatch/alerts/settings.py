@@ -27,6 +27,7 @@ SMTP_CONN_ID = "smtp_default"
 VARIABLE_NAME = "dsr_alert_lists"
 DEFAULT_LIST = "default"
 DEFAULT_FROM = "dsr-watch@localhost"
+DEFAULT_SMTP_TIMEOUT = 30.0  # seconds per SMTP network step (DSR_SMTP_TIMEOUT)
 SENDER_NAME = "DSR Watch"
 # The project owns no mail domain; ".invalid" (RFC 6761) can never clash with a real host's
 # Message-IDs. Change it here when the project has a domain of its own.
@@ -44,6 +45,21 @@ class AlertConfigError(ValueError):
 def alert_cron() -> str:
     """DSR_ALERT_CRON (five-field cron, UTC) or Monday 06:00."""
     return os.environ.get("DSR_ALERT_CRON", "").strip() or DEFAULT_CRON
+
+
+def smtp_timeout() -> float:
+    """DSR_SMTP_TIMEOUT: seconds any one SMTP network step may take - connecting, the greeting,
+    each command, sending the message (default 30). A connection's ``timeout`` extra overrides it."""
+    raw = os.environ.get("DSR_SMTP_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_SMTP_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise AlertConfigError(f"DSR_SMTP_TIMEOUT={raw!r}: give a number of seconds greater than 0")
+    return value
 
 
 def _flag(name: str, default: bool) -> bool:

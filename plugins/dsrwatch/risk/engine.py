@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from dsrwatch import config
-from dsrwatch.warehouse import connect, ensure_schema
+from dsrwatch.warehouse import connect, ensure_schema, locks
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,8 @@ def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR)
         try:
             with conn.transaction():
                 conn.execute("SET LOCAL jit = off")
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('dsrwatch.risk_flags'))")
+                # One evaluation at a time, and none while a digest reads (ops.locks: analysts can't hold it).
+                locks.take(conn, locks.RISK_FLAGS)
                 analysed = _refresh_planner_statistics(conn)
                 if analysed:
                     log.info("analysed %s before evaluating", ", ".join(analysed))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 # The rules a spec declares, re-exported so a source module imports its whole vocabulary from here.
 from dsrwatch.expectations import ChangeGuard, Expectation, MaxNullFraction, RowCountBounds  # noqa: F401
 from dsrwatch.normalise.organisations import OrganisationResolver, Resolution
+from dsrwatch.validation import NotAfterFetch, Range, SetAside, excerpt, record_key, set_aside_on_error  # noqa: F401
 from dsrwatch.warehouse.loading import EntityTable
 
 # Shared by every source: canonical organisations and each spelling that resolved to one.
@@ -97,6 +98,8 @@ class ParsedBatch:
     deleted_keys: dict[str, list[tuple]] = field(default_factory=dict)
     cursor: dict | None = None
     warnings: list[str] = field(default_factory=list)
+    # Records the parser could not read (wrong shape, missing id): kept out, with the reason.
+    set_aside: list[SetAside] = field(default_factory=list)
 
 
 class OrganisationCollector:

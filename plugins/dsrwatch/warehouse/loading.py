@@ -46,6 +46,8 @@ class EntityTable:
     # In a part table (a cable's parties, a deal's components): the leading key columns that name
     # the source's main entity, so a change here counts as a change of that entity.
     entity_columns: tuple[str, ...] = ()
+    # Declared checks on values beyond their column types (dsrwatch.validation: Range, NotAfterFetch).
+    rules: tuple = ()
 
 
     def __post_init__(self) -> None:
@@ -97,7 +99,8 @@ def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str]
     return count
 
 
-def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Identifier | None) -> sql.Composed:
+def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Identifier | None,
+                     kept: sql.Identifier | None = None, kept_columns: Sequence[str] = ()) -> sql.Composed:
     """The one merge statement.
 
     ``diff`` keeps only staged rows that are new, changed (hash differs) or coming back, so an
@@ -130,6 +133,10 @@ def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Id
         leaves = sql.SQL("NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match})").format(
             staging=staging, key_match=key_match
         )
+    if kept is not None:  # entities set aside by validation keep their rows as they were
+        leaves = sql.SQL("{leaves} AND NOT EXISTS (SELECT 1 FROM {kept} k WHERE {match})").format(
+            leaves=leaves, kept=kept,
+            match=sql.SQL(" AND ").join(sql.SQL("k.{0} = t.{0}").format(ident(c)) for c in kept_columns))  # fmt: skip
     if spec.tracks_removal or deleted is not None:
         removed_cte = sql.SQL(
             """, removed AS (
@@ -273,13 +280,15 @@ def merge_rows(
     previous_seen: datetime | None,
     deleted_keys: Sequence[Sequence[object]] | None = None,
     record_added: bool = True,
+    kept_keys: Sequence[Sequence[object]] = (),
 ) -> MergeCounts:
     """COPY ``rows`` (key columns then value columns) into staging and merge them into the table.
 
     A complete batch (``deleted_keys`` None) removes rows it does not contain, if the table
     tracks removal; an incremental batch removes exactly ``deleted_keys``. ``record_added`` False
     (a source's baseline load) writes no history row per added entity: everything is new then,
-    and ``first_seen_at`` with the run's ``is_baseline`` already say so.
+    and ``first_seen_at`` with the run's ``is_baseline`` already say so. ``kept_keys``: entities
+    (values of the entity columns, or of the key) set aside by validation, neither updated nor removed.
     Runs inside the caller's transaction, so a failure anywhere rolls back every table.
     """
     staging = sql.Identifier(f"stage_{spec.short_name}")
@@ -313,13 +322,19 @@ def merge_rows(
         if deleted is not None:
             _create_key_list(cur, deleted, spec)
             copy_rows(cur, deleted, spec.key, deleted_keys)
+        kept, kept_columns = None, spec.key[: len(kept_keys[0])] if kept_keys else ()
+        if kept_keys:
+            kept = sql.Identifier(f"stage_{spec.short_name}_kept")
+            cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                kept, sql.SQL(", ").join(map(sql.Identifier, kept_columns)), spec.identifier()))  # fmt: skip
+            copy_rows(cur, kept, kept_columns, kept_keys)
         cur.execute(
-            _merge_statement(spec, staging, deleted),
+            _merge_statement(spec, staging, deleted, kept, kept_columns),
             {"previous_seen": previous_seen, "run_id": run_id, "source": source,
              "table": spec.table, "record_added": record_added},
         )  # fmt: skip
         added, modified, restored, removed = cur.fetchone()
-        for table in (staging, deleted):
+        for table in (staging, deleted, kept):
             if table is not None:
                 cur.execute(sql.SQL("DROP TABLE {}").format(table))
     counts = MergeCounts(added=added, modified=modified, removed=removed, restored=restored)
