@@ -23,7 +23,7 @@ SELECT run_id, source, status, fetch_mode, started_at, finished_at,
 COMMENT ON VIEW analyst.source_runs IS 'One row per source run (and per risk evaluation, source risk_flags): what was fetched and what changed.';
 COMMENT ON COLUMN analyst.source_runs.run_id IS 'Run id, in order.';
 COMMENT ON COLUMN analyst.source_runs.source IS 'Source name (= DAG id), or risk_flags for the risk engine.';
-COMMENT ON COLUMN analyst.source_runs.status IS 'running, succeeded, failed or skipped (e.g. nothing to replay for the source).';
+COMMENT ON COLUMN analyst.source_runs.status IS 'running, succeeded, failed, skipped (e.g. nothing to replay for the source), quarantined (the load broke its expectations or change guard and was rolled back: the warehouse is as before, the payloads are kept; see error) or abandoned (the run died without recording an outcome).';
 COMMENT ON COLUMN analyst.source_runs.fetch_mode IS 'live, record, replay, or engine for risk evaluations.';
 COMMENT ON COLUMN analyst.source_runs.started_at IS 'When the fetch started.';
 COMMENT ON COLUMN analyst.source_runs.finished_at IS 'When the load (or failure) was recorded.';
@@ -35,4 +35,21 @@ COMMENT ON COLUMN analyst.source_runs.added IS 'New entities (risk_flags: flags 
 COMMENT ON COLUMN analyst.source_runs.modified IS 'Changed entities (risk_flags: reopened or re-rated).';
 COMMENT ON COLUMN analyst.source_runs.removed IS 'Entities that left the source (risk_flags: flags resolved).';
 COMMENT ON COLUMN analyst.source_runs.is_baseline IS 'True for a source''s first successful load: its entities and flags are not news.';
-COMMENT ON COLUMN analyst.source_runs.error IS 'Why the run failed, for a person to act on.';
+COMMENT ON COLUMN analyst.source_runs.error IS 'Why the run failed, was quarantined or abandoned, for a person to act on.';
+
+CREATE VIEW analyst.quarantined_records AS
+SELECT q.record_id, q.run_id, q.source, q.url, q.record_key, q.field, q.value_excerpt, q.reason, q.set_aside_at,
+       r.status AS run_status
+  FROM ops.quarantined_records q JOIN ops.source_runs r USING (run_id);
+
+COMMENT ON VIEW analyst.quarantined_records IS 'Records a source run set aside as invalid: the rest of the run loaded, and the record''s entity kept its previous version (it was not marked removed).';
+COMMENT ON COLUMN analyst.quarantined_records.record_id IS 'Row id.';
+COMMENT ON COLUMN analyst.quarantined_records.run_id IS 'The run in analyst.source_runs.';
+COMMENT ON COLUMN analyst.quarantined_records.source IS 'Source name.';
+COMMENT ON COLUMN analyst.quarantined_records.url IS 'The payload the record came from, when known (the payload is kept in raw).';
+COMMENT ON COLUMN analyst.quarantined_records.record_key IS 'The record''s key as the source gives it (e.g. a cable id), cut to 200 characters.';
+COMMENT ON COLUMN analyst.quarantined_records.field IS 'The field that broke a rule; NULL when the whole record could not be read.';
+COMMENT ON COLUMN analyst.quarantined_records.value_excerpt IS 'The first 120 characters of the offending value.';
+COMMENT ON COLUMN analyst.quarantined_records.reason IS 'The table and the rule broken, e.g. "core.landing_points: outside -90..90".';
+COMMENT ON COLUMN analyst.quarantined_records.set_aside_at IS 'When the run set it aside.';
+COMMENT ON COLUMN analyst.quarantined_records.run_status IS 'What became of the run: succeeded, or quarantined when too many records were bad.';

@@ -75,11 +75,15 @@ def test_landing_points_countries_tbd_and_unknown():
     assert ("peace-cable", "mombasa-kenya") in links and len(links) == len(set(links))
 
 
-def test_truncated_json_is_a_clear_error():
+def test_a_truncated_cable_file_is_set_aside_with_a_clear_reason():
     bad = payloads()
     bad[1] = RawPayload(bad[1].url, bad[1].body[:40])
-    with pytest.raises(SourceFormatError, match=r"peace-cable\.json: not valid JSON"):
-        sc.parse(bad, resolver=OrganisationResolver())
+    batch = sc.parse(bad, resolver=OrganisationResolver())
+    [record] = batch.set_aside
+    assert (record.record_key, record.entity_key, record.url) == ("peace-cable", ("peace-cable",), bad[1].url)
+    assert "peace-cable.json: not valid JSON" in record.reason
+    assert "peace-cable" not in {row[0] for row in batch.rows[sc.CABLES.table]}
+    assert batch.entities == len(tg.CABLES_V1) - 1  # the others parse
 
 
 def test_missing_cable_file_is_a_clear_error():
@@ -91,5 +95,6 @@ def test_missing_cable_file_is_a_clear_error():
 def test_schema_drift_names_the_missing_field():
     drifted = {k: dict(v) for k, v in tg.CABLES_V1.items()}
     del drifted["dunant"]["landing_points"]
-    with pytest.raises(SourceFormatError, match=r"dunant\.json: record is missing field\(s\) \['landing_points'\]"):
-        parse(drifted)
+    [record] = parse(drifted).set_aside
+    assert record.record_key == "dunant"
+    assert "dunant.json: record is missing field(s) ['landing_points']" in record.reason

@@ -24,11 +24,14 @@ from dsrwatch.sources.base import (
     MaxNullFraction,
     OrganisationCollector,
     ParsedBatch,
+    Range,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
     load_json,
     require,
+    set_aside_on_error,
 )
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
@@ -49,11 +52,14 @@ CABLES = EntityTable(
     "core.submarine_cables",
     key=("source_id",),
     columns=("name", "length_km", "rfs", "rfs_year", "is_planned", "url", "notes"),
+    # The longest cable (2Africa) is 45,000 km; the first telegraph cable landed in 1850.
+    rules=(Range("length_km", 0, 100_000), Range("rfs_year", 1850, 2100)),
 )
 LANDING_POINTS = EntityTable(
     "core.landing_points",
     key=("source_id",),
     columns=("name", "country_name", "country_iso3", "latitude", "longitude", "is_tbd"),
+    rules=(Range("latitude", -90, 90), Range("longitude", -180, 180)),
 )
 CABLE_LANDING_POINTS = EntityTable(
     "core.cable_landing_points", key=("cable_id", "landing_point_id"), columns=(), entity_columns=("cable_id",)
@@ -168,42 +174,40 @@ def parse(
     missing = [i for i in index_ids if cable_url(i) not in bodies]
     if missing:
         raise SourceFormatError(f"index lists {len(missing)} cables with no cable file, e.g. {missing[:5]}")
-    cable_docs: dict[str, tuple[str, dict]] = {}
-    for cable_id in index_ids:
-        url = cable_url(cable_id)
-        doc = load_json(bodies[url], url)
-        if not isinstance(doc, dict):
-            raise SourceFormatError(f"{url}: expected a JSON object for one cable")
-        require(doc, ("id", "name", "landing_points"), url)
-        cable_docs[cable_id] = (url, doc)
-
     warnings: list[str] = []
+    set_aside: list[SetAside] = []
     cables, links, parties = [], [], {}
     landing: dict[str, dict] = {}
     unknown_countries: set[str] = set()
 
     for cable_id in index_ids:
-        url, doc = cable_docs[cable_id]
-        length = parse_length_km(doc.get("length"))
-        if length is None and doc.get("length"):
-            warnings.append(f"{cable_id}: unparseable length {doc.get('length')!r}")
-        cables.append((
-            cable_id, clean_text(doc["name"]), length, clean_text(doc.get("rfs")), _as_int(doc.get("rfs_year")),
-            doc.get("is_planned"), clean_text(doc.get("url")), clean_text(doc.get("notes")),
-        ))  # fmt: skip
-        for lp in doc["landing_points"] or []:
-            require(lp, ("id",), url)
-            landing.setdefault(lp["id"], {"name": clean_text(lp.get("name")), "country": clean_text(lp.get("country")),
-                                          "is_tbd": lp.get("is_tbd")})  # fmt: skip
-            links.append((cable_id, lp["id"]))
-        for role, field in (("owner", "owners"), ("supplier", "suppliers")):
-            for name in split_party_list(doc.get(field)):
-                res = organisations.resolve(name)
-                key = (cable_id, role, res.organisation_id)
-                if key in parties:  # two spellings of one organisation on the same cable
-                    parties[key] = (*key, f"{parties[key][3]}; {name}")
-                else:
-                    parties[key] = (*key, name)
+        url = cable_url(cable_id)
+        # One unreadable cable file is set aside (the cable keeps its previous version); the rest load.
+        with set_aside_on_error(set_aside, CABLES.table, cable_id, url, entity_key=(cable_id,)):
+            doc = load_json(bodies[url], url)
+            if not isinstance(doc, dict):
+                raise TypeError(f"expected a JSON object for one cable, got {type(doc).__name__}")
+            require(doc, ("id", "name", "landing_points"), url)
+            length = parse_length_km(doc.get("length"))
+            if length is None and doc.get("length"):
+                warnings.append(f"{cable_id}: unparseable length {doc.get('length')!r}")
+            cables.append((
+                cable_id, clean_text(doc["name"]), length, clean_text(doc.get("rfs")), _as_int(doc.get("rfs_year")),
+                doc.get("is_planned"), clean_text(doc.get("url")), clean_text(doc.get("notes")),
+            ))  # fmt: skip
+            for lp in doc["landing_points"] or []:
+                require(lp, ("id",), url)
+                landing.setdefault(lp["id"], {"name": clean_text(lp.get("name")),
+                                              "country": clean_text(lp.get("country")), "is_tbd": lp.get("is_tbd")})  # fmt: skip
+                links.append((cable_id, lp["id"]))
+            for role, field in (("owner", "owners"), ("supplier", "suppliers")):
+                for name in split_party_list(doc.get(field)):
+                    res = organisations.resolve(name)
+                    key = (cable_id, role, res.organisation_id)
+                    if key in parties:  # two spellings of one organisation on the same cable
+                        parties[key] = (*key, f"{parties[key][3]}; {name}")
+                    else:
+                        parties[key] = (*key, name)
 
     landing_rows = []
     for lp_id in sorted(set(landing) | set(geo)):
@@ -233,4 +237,5 @@ def parse(
         },
         entities=len(cables),
         warnings=warnings,
+        set_aside=set_aside,
     )
