@@ -200,6 +200,8 @@ def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
             bad_rows.setdefault(table.table, set()).add(position)
             entity = tuple(row[:n_entity]) if n_entity else None
             if entity is not None:
+                if entity in bad_entities:
+                    continue  # one record per entity: its first broken rule
                 bad_entities.add(entity)
             set_aside.append(SetAside(table.table, "|".join(map(str, key))[:200], column, excerpt(value), reason,
                                       entity_key=entity))  # fmt: skip
