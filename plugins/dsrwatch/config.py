@@ -68,3 +68,9 @@ def lock_timeout_seconds() -> float:
     if value <= 0:
         raise ValueError(f"DSR_LOCK_TIMEOUT={raw!r}: give a number of seconds greater than 0")
     return value
+
+
+def ops_recipients() -> tuple[str, ...]:
+    """DSR_OPS_TO: the data engineers' addresses (comma-separated) for failure notifications."""
+    raw = _env("DSR_OPS_TO")
+    return tuple(a.strip() for a in raw.split(",") if a.strip()) if raw else ()

@@ -13,6 +13,12 @@ from airflow.sdk import Asset, get_current_context, task
 
 START_DATE = datetime(2026, 1, 5, tzinfo=UTC)
 
+def _notify_engineers(context) -> None:
+    from dsrwatch.notifications import notify_engineers
+
+    notify_engineers(context)
+
+
 DEFAULT_ARGS = {
     "owner": "dsrwatch",
     # DSR_TASK_RETRIES=0 for one-shot runs (make run, tests), where waiting for a retry helps nobody.
@@ -21,6 +27,8 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
+    # The data engineers hear of a task that failed for good (DSR_OPS_TO; printed without SMTP).
+    "on_failure_callback": _notify_engineers,
 }
 
 def source_asset(source_name: str) -> Asset:

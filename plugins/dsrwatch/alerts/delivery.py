@@ -34,6 +34,7 @@ import logging
 import smtplib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import psycopg
 
@@ -137,15 +138,11 @@ class Channel:
 
 def resolve_channel(recipients: RecipientList, conn_id: str = SMTP_CONN_ID) -> Channel:
     """SMTP when the list has recipients and the connection exists; else the outbox."""
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from dsrwatch.airflow_adapter import connection as airflow_connection
 
-    try:
-        connection = Connection.get(conn_id)
-    except AirflowNotFoundException:
-        # Only "not defined" falls back: any other lookup failure propagates and the task retries,
-        # rather than quietly filing a digest its readers should have received.
-        connection = None
+    # Only "not defined" falls back: any other lookup failure propagates and the task retries,
+    # rather than quietly filing a digest its readers should have received.
+    connection = airflow_connection(conn_id)
     sender = (connection.extra_dejson.get("from_email") if connection else None) or DEFAULT_FROM
     if not recipients.to:
         return Channel("outbox", sender, reason="the list has no recipients")
@@ -221,9 +218,9 @@ def _smtp_failure(hook, conn_id: str, stage: str, exc: Exception) -> str:
     return message + " (" + " <- ".join(f"{type(e).__name__}: {e}" for e in causes) + ")"
 
 
-def send_smtp(rendered: render.RenderedDigest, recipients: tuple[str, ...], sender: str, conn_id: str,
+def send_smtp(message: EmailMessage, recipients: tuple[str, ...], sender: str, conn_id: str,
               timeout: float | None = None) -> dict:  # fmt: skip
-    """Send the prebuilt message through the smtp provider's hook; returns refused recipients.
+    """Send a prebuilt message through the smtp provider's hook; returns refused recipients.
 
     Connecting, the greeting, each command and the message each wait at most ``timeout`` seconds
     (default: the connection's ``timeout`` extra, else DSR_SMTP_TIMEOUT); any failure raises
@@ -236,7 +233,7 @@ def send_smtp(rendered: render.RenderedDigest, recipients: tuple[str, ...], send
         # the provider offers no public accessor to its smtplib client (3.2.0), hence _smtp_client.
         client = hook._smtp_client
         stage = "sending the message"
-        refused = client.send_message(rendered.message, from_addr=sender, to_addrs=list(recipients))
+        refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         try:
             client.quit()
         except OSError:  # accepted already; a failing QUIT does not unsend it
@@ -350,7 +347,7 @@ class _Deliverer:
             return result
         try:
             if channel.kind == "smtp":
-                refused = send_smtp(rendered, recipients.to, channel.sender, channel.conn_id)
+                refused = send_smtp(rendered.message, recipients.to, channel.sender, channel.conn_id)
                 result.detail = f"refused by the server: {sorted(refused)}" if refused else None
             else:
                 log.info("digest for %s goes to the outbox: %s", recipients.name, channel.reason)
