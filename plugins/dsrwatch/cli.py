@@ -170,10 +170,23 @@ def command_migrate(args: argparse.Namespace) -> int:
 
 
 def command_status(args: argparse.Namespace) -> int:
+    """The latest run of each source, then how fresh each source is."""
+    from dsrwatch import ledger
     from dsrwatch.pipeline import summaries
+    from dsrwatch.warehouse import connect, ensure_schema
 
+    ensure_schema()
     for summary in summaries(latest_per_source=True):
         print(summary.line())
+    with connect() as conn:
+        sources = ledger.freshness(conn)
+    if sources:
+        print("\nFreshness (last successful fetch; stale when older than the source allows)")
+    for row in sources:
+        age = f"{row['age']} ago" if row["last_success_at"] else "never loaded"
+        state = "STALE" if row["is_stale"] else "fresh"
+        last = f"; latest run {row['last_run_id']} {row['last_status']}" if row["last_status"] not in (None, "succeeded") else ""
+        print(f"  {row['source']:<18} {state:<5} {age} (at most {row['max_age']}){last}")
     return 0
 
 

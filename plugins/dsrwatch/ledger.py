@@ -38,6 +38,29 @@ def start_run(conn: psycopg.Connection, source: str, fetch_mode: str, airflow_ru
     ).fetchone()[0]
 
 
+def declare_sources(conn: psycopg.Connection, specs) -> None:
+    """Refresh what each source declares about itself (schedule, freshness limit) in ops."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO ops.source_declarations (source, title, schedule, max_age) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (source) DO UPDATE SET title = EXCLUDED.title, schedule = EXCLUDED.schedule,
+                   max_age = EXCLUDED.max_age, updated_at = now()
+               WHERE (ops.source_declarations.title, ops.source_declarations.schedule, ops.source_declarations.max_age)
+                     IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.schedule, EXCLUDED.max_age)""",
+            [(s.name, s.title, s.schedule, s.freshness_limit) for s in specs],
+        )
+
+
+FRESHNESS_COLUMNS = ("source", "last_success_at", "age", "max_age", "is_stale", "last_run_id", "last_status",
+                     "last_error")  # fmt: skip
+
+
+def freshness(conn: psycopg.Connection) -> list[dict]:
+    """One dict per declared source (ops.source_freshness), in name order."""
+    rows = conn.execute(f"SELECT {', '.join(FRESHNESS_COLUMNS)} FROM ops.source_freshness ORDER BY source").fetchall()  # noqa: S608
+    return [dict(zip(FRESHNESS_COLUMNS, row, strict=True)) for row in rows]
+
+
 def enter_phase(conn: psycopg.Connection, run_id: int, phase: str) -> None:
     """Record the phase and the backend of ``conn`` as the one carrying the run."""
     conn.execute(

@@ -20,7 +20,7 @@ import psycopg
 from dsrwatch import config, ledger
 from dsrwatch.expectations import RowCountBounds, Verdict
 from dsrwatch.fetching import Fetcher, FetchError
-from dsrwatch.sources import get_source
+from dsrwatch.sources import get_source, source_names
 from dsrwatch.sources.base import ParsedBatch, SourceSpec
 from dsrwatch.validation import screen
 from dsrwatch.warehouse import connect, describe_location, ensure_schema, locks
@@ -85,6 +85,7 @@ def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
         fetcher = Fetcher(politeness_delay=spec.politeness_delay, max_payload_bytes=spec.max_payload_bytes,
                           **spec.fetcher_options)
         run_id = ledger.start_run(conn, spec.name, fetcher.mode, airflow_run_id)
+        ledger.declare_sources(conn, [get_source(name).SOURCE for name in source_names()])
         for orphan in ledger.abandon_orphans(conn, spec.name, found_by=run_id):
             log.warning("%s: run %d had died without an outcome; marked abandoned", spec.name, orphan)
         missing_hosts = [h for h in spec.hosts if not fetcher.covers_host(h)]
@@ -325,8 +326,6 @@ def check_expectations(run_id: int) -> list[str]:
 
 def summaries(*, airflow_run_ids: list[str] | None = None, latest_per_source: bool = False) -> list[RunSummary]:
     """Summaries of the runs of the given Airflow runs, or of the latest run of each source."""
-    from dsrwatch.sources import source_names
-
     with connect() as conn:
         rows = ledger.summary_rows(conn, airflow_run_ids=airflow_run_ids, latest_per_source=latest_per_source)
     location = describe_location()

@@ -24,3 +24,13 @@ CREATE TABLE IF NOT EXISTS ops.quarantined_records (
 );
 CREATE INDEX IF NOT EXISTS quarantined_records_run_idx ON ops.quarantined_records (run_id);
 COMMENT ON TABLE ops.quarantined_records IS 'Records a run set aside as invalid, with the field and the rule they broke.';
+
+-- What each source declares about itself, refreshed by every run (for freshness and the digest footer).
+CREATE TABLE IF NOT EXISTS ops.source_declarations (
+    source      text PRIMARY KEY,
+    title       text NOT NULL,
+    schedule    text NOT NULL,
+    max_age     interval NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.source_declarations IS 'Each source''s schedule and how old its data may get before it counts as stale.';

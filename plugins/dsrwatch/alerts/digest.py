@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
+from dsrwatch import ledger
 from dsrwatch.alerts.settings import CATEGORIES, SEVERITIES, RecipientList
 from dsrwatch.warehouse import locks
 
@@ -137,6 +138,8 @@ class Digest:
     evaluations_in_interval: int
     open_flags: int
     list_filter: str = ""
+    # Sources readers should know about: stale, or whose latest run was quarantined or failed.
+    source_notes: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -305,6 +308,17 @@ def _classify(start_event, start_severity, end_event, end_severity, is_baseline)
     return None
 
 
+def _source_note(row: dict) -> str | None:
+    """"cloud_regions: stale, last loaded 2026-11-02 (data may be 14 days old at most)", or None."""
+    problems = []
+    if row["last_status"] in ("quarantined", "failed", "abandoned"):
+        problems.append(f"latest run {row['last_status']}")
+    if row["is_stale"]:
+        problems.append(f"stale, last loaded {row['last_success_at']:%Y-%m-%d}" if row["last_success_at"]
+                        else "no data loaded yet")  # fmt: skip
+    return f"{row['source']}: {', '.join(problems)}" if problems else None
+
+
 def _attribution(source: str) -> str | None:
     try:
         from dsrwatch.sources import get_source
@@ -398,12 +412,14 @@ def collect(conn: psycopg.Connection, interval_start: datetime, interval_end: da
     open_flags = conn.execute(_OPEN_AT_END, params).fetchone()[0]
 
     used = {f.pattern_id for e in (*sections["entries"], *sections["raised"]) for f in e.flags}
+    source_notes = tuple(note for note in map(_source_note, ledger.freshness(conn)) if note)
     return Digest(
         interval_start=start, interval_end=end, entries=ordered(sections["entries"]),
         raised=ordered(sections["raised"]), resolved=ordered(sections["resolved"]), weekly_new=weekly,
         patterns={k: v for k, v in patterns.items() if k in used},
         attributions=tuple(a for a in (_attribution(s) for s in sorted(sources)) if a),
         last_evaluation_at=last_evaluation, evaluations_in_interval=evaluations, open_flags=open_flags,
+        source_notes=source_notes,
     )  # fmt: skip
 
 

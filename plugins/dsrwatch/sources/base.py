@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 # The rules a spec declares, re-exported so a source module imports its whole vocabulary from here.
 from dsrwatch.expectations import ChangeGuard, Expectation, MaxNullFraction, RowCountBounds  # noqa: F401
@@ -71,6 +72,20 @@ class SourceSpec:
     politeness_delay: float = 1.0
     fetcher_options: dict = field(default_factory=dict)  # e.g. {"backoff_base": 10.0} for strict APIs
     max_payload_bytes: int = 256 * 2**20
+    # How old the data may get before the source counts as stale; None: twice the schedule's period.
+    max_age: timedelta | None = None
+
+    @property
+    def freshness_limit(self) -> timedelta:
+        """``max_age``, or twice the longest gap between two runs of the schedule (a monthly
+        source: 62 days; a weekly one: 14)."""
+        if self.max_age is not None:
+            return self.max_age
+        from croniter import croniter
+
+        ticks = croniter(self.schedule, datetime(2026, 1, 1, tzinfo=UTC))
+        moments = [ticks.get_next(datetime) for _ in range(13)]
+        return 2 * max(later - earlier for earlier, later in zip(moments, moments[1:], strict=False))
     views: tuple[str, ...] = ()
 
     @property

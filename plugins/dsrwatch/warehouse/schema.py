@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = config.PROJECT_ROOT / "sql"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-VIEW_SCHEMAS = ("analyst", "risk")
+VIEW_SCHEMAS = ("analyst", "risk", "ops")
 
 
 def run_sql_file(name: str) -> None:
