@@ -109,6 +109,15 @@ def replay_into(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def hostile(warehouse, replay_into, monkeypatch, enforced):
+    """``hostile(source, write_good, case, changed_tables=())`` for tests/hostile: runs the case and
+    asserts its outcome, that other data is unchanged and that raw is kept (tests/helpers/hostile.py)."""
+    from helpers.hostile import make_runner
+
+    return make_runner(warehouse, replay_into, monkeypatch)
+
+
+@pytest.fixture
 def server():
     """A real HTTP server on 127.0.0.1 answering what each test scripts (tests/helpers/http_server.py)."""
     from helpers.http_server import ScriptedHTTPServer

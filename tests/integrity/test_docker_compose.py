@@ -27,6 +27,11 @@ COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK_FILE = ROOT / "requirements.lock"
 ENV_EXAMPLE = ROOT / ".env.example"
+PREFLIGHT_SCRIPT = ROOT / "docker" / "preflight.sh"
+WAREHOUSE_INIT_DIR = ROOT / "docker" / "warehouse-init"
+# Required, and empty in .env.example on purpose: `docker compose config` fails until it is generated.
+GENERATED_BY_USER = {"AIRFLOW_FERNET_KEY"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET")
 
 AIRFLOW_IMAGE = "dsrwatch-airflow:3.3.2"
 AIRFLOW_COMMANDS = {
@@ -211,10 +216,28 @@ def example_env() -> dict[str, str]:
     return parse_env_file(ENV_EXAMPLE)
 
 
+def fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="module")
+def valid_env(example_env: dict[str, str]) -> dict[str, str]:
+    """.env as a user writes it from .env.example: real secrets, a generated Fernet key."""
+    import secrets
+
+    env = {name: secrets.token_urlsafe(24) if value.startswith("change-me") else value
+           for name, value in example_env.items()}  # fmt: skip
+    env.update(dict.fromkeys(GENERATED_BY_USER, fernet_key()))
+    return env
+
+
 @pytest.fixture(scope="module")
 def compose(raw_compose: dict, example_env: dict[str, str]) -> dict:
-    """The compose file as docker compose would see it with .env copied from .env.example."""
-    return interpolate_tree(raw_compose, example_env)
+    """The compose file as docker compose would see it with .env copied from .env.example, plus the
+    Fernet key the user must generate (the placeholders themselves are refused by `preflight`)."""
+    return interpolate_tree(raw_compose, {**example_env, **dict.fromkeys(GENERATED_BY_USER, fernet_key())})
 
 
 @pytest.fixture(scope="module")
@@ -352,8 +375,9 @@ def test_warehouse_is_separate_from_metadata_db(compose: dict, common_env: dict[
     meta_env = as_dict(services["postgres"]["environment"])
     wh_env = as_dict(services["warehouse"]["environment"])
     assert wh_env["POSTGRES_DB"] == "dsrwatch" != meta_env["POSTGRES_DB"]
-    assert wh_env["POSTGRES_USER"] == "dsr"
-    assert wh_env["POSTGRES_PASSWORD"] == warehouse.password
+    # dsr is created by docker/warehouse-init, not as the image's superuser (POSTGRES_USER)
+    assert wh_env["POSTGRES_USER"] != "dsr"
+    assert wh_env["DSR_WAREHOUSE_PASSWORD"] == warehouse.password != wh_env["POSTGRES_PASSWORD"]
     assert meta_env["POSTGRES_PASSWORD"] == metadata.password
     assert services["warehouse"]["image"].startswith("postgres:16")
     assert services["postgres"]["image"].startswith("postgres:16")
@@ -514,8 +538,10 @@ def test_env_example_documents_every_variable(raw_compose: dict, example_env: di
     unused = set(example_env) - set(referenced)
     assert not unused, f".env.example documents variables compose never uses: {sorted(unused)}"
     for name, op in referenced.items():
-        if op in (":?", "?"):
+        if op in (":?", "?") and name not in GENERATED_BY_USER:
             assert example_env[name], f"required variable {name} needs a placeholder in .env.example"
+    for name in GENERATED_BY_USER:
+        assert referenced[name] == ":?" and example_env[name] == "", f"{name}: required, and empty in .env.example"
 
 
 def test_env_example_has_only_placeholder_secrets(example_env: dict[str, str]) -> None:
@@ -625,16 +651,16 @@ def _compose_cli() -> list[str] | None:
     return None
 
 
-def test_docker_compose_config(tmp_path: Path) -> None:
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
     cli = _compose_cli()
     if cli is None:
         pytest.skip(
             "neither `docker-compose` nor the `docker compose` plugin is installed; schema check only"
         )
-    # Validate with the example env only; ignore any developer .env or shell values.
+    # Validate with the given env file only; ignore any developer .env or shell values.
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "TMPDIR", "LANG")}
-    result = subprocess.run(
-        [*cli, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE_FILE), "config", "-q"],
+    return subprocess.run(
+        [*cli, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "-q"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -642,4 +668,103 @@ def test_docker_compose_config(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
+
+
+def _write_env_file(path: Path, env: dict[str, str]) -> Path:
+    path.write_text("".join(f"{name}={value}\n" for name, value in env.items()), encoding="utf-8")
+    return path
+
+
+def test_docker_compose_config(tmp_path: Path, valid_env: dict[str, str]) -> None:
+    result = _compose_config(_write_env_file(tmp_path / ".env", valid_env))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_config_refuses_the_example_env() -> None:
+    """.env.example as it is: no Fernet key, so compose stops before creating anything."""
+    result = _compose_config(ENV_EXAMPLE)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "AIRFLOW_FERNET_KEY" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------
+# Preflight: no placeholder secret reaches a database or Airflow
+# ---------------------------------------------------------------------------
+
+
+def run_preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(PREFLIGHT_SCRIPT)], env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+
+
+def test_preflight_receives_every_secret(raw_compose: dict) -> None:
+    preflight = raw_compose["services"]["preflight"]
+    checked = set(as_dict(preflight["environment"]))
+    secrets_used = {name for name in referenced_variables(raw_compose) if SECRET_NAME.search(name)}
+    assert secrets_used and checked == secrets_used, "preflight must check every secret compose uses"
+    for name, value in as_dict(preflight["environment"]).items():
+        assert value.startswith(f"${{{name}:?"), f"preflight: {name} must be passed as ${{{name}:?...}}"
+    source = next(v.split(":")[0] for v in preflight["volumes"] if v.split(":")[1] == "/preflight.sh")
+    assert (ROOT / source).resolve() == PREFLIGHT_SCRIPT
+    assert preflight["entrypoint"][-1] == "/preflight.sh" and preflight.get("restart") in (None, "no")
+
+
+def test_everything_with_secrets_waits_for_preflight(compose: dict) -> None:
+    services = compose["services"]
+    for name in ("postgres", "warehouse", *AIRFLOW_SERVICES):
+        depends = services[name].get("depends_on") or {}
+        assert depends.get("preflight", {}).get("condition") == "service_completed_successfully", name
+
+
+def test_preflight_refuses_placeholders(example_env: dict[str, str], valid_env: dict[str, str]) -> None:
+    secrets_only = {name: value for name, value in example_env.items() if SECRET_NAME.search(name)}
+    placeholders = {name for name, value in secrets_only.items() if value.startswith("change-me")}
+    assert placeholders
+    result = run_preflight({**secrets_only, "AIRFLOW_FERNET_KEY": fernet_key()})
+    assert result.returncode != 0
+    for name in placeholders:
+        assert f"{name} is still the placeholder" in result.stderr, result.stderr
+    # one placeholder left is enough
+    valid_secrets = {name: valid_env[name] for name in secrets_only}
+    name = sorted(placeholders)[0]
+    one_left = run_preflight({**valid_secrets, name: "change-me-later"})
+    assert one_left.returncode != 0 and name in one_left.stderr
+    assert "change-me-later" not in one_left.stdout + one_left.stderr, "preflight must not print values"
+
+
+def test_preflight_checks_fernet_key_and_url_safe_passwords(valid_env: dict[str, str]) -> None:
+    valid_secrets = {name: value for name, value in valid_env.items() if SECRET_NAME.search(name)}
+    ok = run_preflight(valid_secrets)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    for name, bad in (("AIRFLOW_FERNET_KEY", "not-a-fernet-key"), ("AIRFLOW_FERNET_KEY", ""),
+                      ("DSR_WAREHOUSE_PASSWORD", "p@ss/word"), ("AIRFLOW_DB_PASSWORD", "a:b")):  # fmt: skip
+        result = run_preflight({**valid_secrets, name: bad})
+        assert result.returncode != 0 and name in result.stderr, (name, bad, result.stderr)
+
+
+def test_warehouse_pipeline_user_is_not_superuser(raw_compose: dict, compose: dict) -> None:
+    """The image's superuser is `postgres`; dsr (DSR_WAREHOUSE_URL) comes from docker/warehouse-init."""
+    warehouse = compose["services"]["warehouse"]
+    env = as_dict(warehouse["environment"])
+    assert env["POSTGRES_USER"] == "postgres" and env["POSTGRES_DB"] == "dsrwatch"
+    raw_env = as_dict(raw_compose["services"]["warehouse"]["environment"])
+    assert raw_env["POSTGRES_PASSWORD"].startswith("${DSR_WAREHOUSE_ADMIN_PASSWORD:?")
+    assert raw_env["DSR_WAREHOUSE_PASSWORD"].startswith("${DSR_WAREHOUSE_PASSWORD:?")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in warehouse["volumes"]}
+    assert (ROOT / mounts["/docker-entrypoint-initdb.d"]).resolve() == WAREHOUSE_INIT_DIR
+    assert all(v.endswith(":ro") for v in warehouse["volumes"] if not v.endswith("/var/lib/postgresql/data"))
+    scripts = sorted(WAREHOUSE_INIT_DIR.iterdir())
+    assert scripts and all(p.suffix in (".sh", ".sql") for p in scripts)
+    init = "\n".join(p.read_text(encoding="utf-8") for p in scripts)
+    assert re.search(r"CREATE ROLE dsr LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE", init)
+    assert re.search(r"ALTER DATABASE .* OWNER TO dsr", init)
+    # the hardening file the init script runs is mounted where it looks for it
+    default = re.search(r"DSR_ROLE_HARDENING_SQL:-(?P<path>[^}]+)\}", init)["path"]
+    assert (ROOT / mounts[default]).resolve() == ROOT / "sql" / "migrations" / "0007_role_hardening.sql"
+    # healthy only once initialisation is over (the init server listens on its socket only)
+    assert warehouse["healthcheck"]["test"][1:4] == ["pg_isready", "-h", "127.0.0.1"]
+
+
+def test_fernet_key_is_required(raw_compose: dict) -> None:
+    env = as_dict(raw_compose["x-airflow-common"]["environment"])
+    assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW_FERNET_KEY:?")

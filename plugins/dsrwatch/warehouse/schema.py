@@ -39,17 +39,32 @@ def no_downgrade() -> None:
     raise NotImplementedError("the warehouse keeps history; restore from a backup instead")
 
 
+def _at_head(url: str, cfg) -> bool:
+    """True when the database already holds every migration head: no lock, no work. (Only a real
+    upgrade takes the migration lock, so no other session can stall every task by holding it.)"""
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with connect(url) as conn:
+        if conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0] is None:
+            return False
+        return {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")} == heads
+
+
 def _upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
 
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if _at_head(url, cfg):
+        return
+
     # psycopg parses the URL (URL or key=value form); SQLAlchemy only wraps the connection.
     engine = create_engine("postgresql+psycopg://", creator=lambda: connect(url))
     try:
         with engine.connect() as connection:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
     finally:
