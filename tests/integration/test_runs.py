@@ -90,3 +90,34 @@ def test_two_loads_of_one_source_at_once_do_not_interleave(warehouse, replay_int
     assert query(warehouse, """SELECT change, count(*) FROM core.entity_changes
                                 WHERE entity_table = 'core.submarine_cables' GROUP BY 1 ORDER BY 1""") == [
         ("added", 1), ("modified", 1), ("removed", 1)]  # fmt: skip
+
+
+def test_a_load_that_loses_the_warehouse_changes_nothing_and_is_abandoned_next_time(warehouse, replay_into,
+                                                                                   monkeypatch):  # fmt: skip
+    from dsrwatch.sources import submarine_cables
+
+    from helpers.db import table_fingerprint
+
+    replay_into("v1", lambda root: tg.write_replay_dir(root))
+    load_source("submarine_cables")
+    before = table_fingerprint(warehouse)
+    replay_into("v2", lambda root: tg.write_replay_dir(root, tg.cables_v2()))
+    run_id = pipeline.fetch_to_raw("submarine_cables")
+    parse = submarine_cables.parse
+
+    def parse_then_lose_the_server(payloads, cursor=None):
+        batch = parse(payloads, cursor)
+        with psycopg.connect(warehouse, autocommit=True) as admin:  # the server drops the load's session
+            admin.execute("""SELECT pg_terminate_backend(backend_pid) FROM ops.source_runs
+                              WHERE run_id = %s""", (run_id,))  # fmt: skip
+        return batch
+
+    monkeypatch.setattr(submarine_cables, "parse", parse_then_lose_the_server)
+    with pytest.raises(psycopg.OperationalError):
+        pipeline.load_from_raw(run_id)
+    assert table_fingerprint(warehouse) == before
+    monkeypatch.setattr(submarine_cables, "parse", parse)
+    summary = load_source("submarine_cables")
+    assert (summary.added, summary.modified, summary.removed) == (1, 1, 1)
+    status, error = query(warehouse, "SELECT status, error FROM ops.source_runs WHERE run_id = %s", (run_id,))[0]
+    assert status == "abandoned" and error.startswith("abandoned during loading")
