@@ -1,13 +1,12 @@
 -- How fresh each source is: its last successful fetch against the age it declares it may reach.
 CREATE VIEW ops.source_freshness AS
-SELECT d.source, d.title, d.schedule, d.max_age,
+SELECT source, d.title, d.schedule, d.max_age,
        s.last_success_at,
        date_trunc('second', clock_timestamp() - s.last_success_at) AS age,
        coalesce(clock_timestamp() - s.last_success_at > d.max_age, true) AS is_stale,
        l.run_id AS last_run_id, l.status AS last_status, l.finished_at AS last_run_at, l.error AS last_error
   FROM ops.source_declarations d
-  LEFT JOIN LATERAL (SELECT max(r.fetched_at) AS last_success_at FROM ops.source_runs r
-                      WHERE r.source = d.source AND r.status = 'succeeded') s ON true
+  LEFT JOIN (SELECT source, at AS last_success_at FROM ops.last_successful_fetch) s USING (source)
   LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.finished_at, r.error FROM ops.source_runs r
                       WHERE r.source = d.source AND r.status NOT IN ('running', 'skipped')
                       ORDER BY r.run_id DESC LIMIT 1) l ON true;

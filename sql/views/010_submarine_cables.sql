@@ -19,9 +19,6 @@ COMMENT ON COLUMN analyst.organisations.match_methods IS 'How the aliases were m
 COMMENT ON COLUMN analyst.organisations.first_seen_at IS 'When DSR Watch first saw this organisation in any source.';
 
 CREATE VIEW analyst.landing_points AS
-WITH last_fetch AS (
-    SELECT max(fetched_at) AS at FROM ops.source_runs WHERE source = 'submarine_cables' AND status = 'succeeded'
-)
 SELECT lp.source_id,
        lp.name,
        lp.country_name,
@@ -35,7 +32,8 @@ SELECT lp.source_id,
        lp.first_seen_at,
        CASE WHEN lp.removed_at IS NULL THEN greatest(lp.last_seen_at, last_fetch.at) ELSE lp.last_seen_at END AS last_seen_at,
        lp.removed_at
-  FROM core.landing_points lp CROSS JOIN last_fetch;
+  FROM core.landing_points lp
+  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'submarine_cables';
 
 COMMENT ON VIEW analyst.landing_points IS
     'Cable landing points from the TeleGeography Submarine Cable Map, with ISO country and coordinates. Source: TeleGeography Submarine Cable Map (CC BY-NC-SA 3.0).';
@@ -52,9 +50,6 @@ COMMENT ON COLUMN analyst.landing_points.last_seen_at IS 'The latest successful 
 COMMENT ON COLUMN analyst.landing_points.removed_at IS 'When it left the source (rows are never deleted); NULL while present.';
 
 CREATE VIEW analyst.submarine_cables AS
-WITH last_fetch AS (
-    SELECT max(fetched_at) AS at FROM ops.source_runs WHERE source = 'submarine_cables' AND status = 'succeeded'
-)
 SELECT c.source_id,
        c.name,
        c.rfs_year,
@@ -76,7 +71,8 @@ SELECT c.source_id,
        c.first_seen_at,
        CASE WHEN c.removed_at IS NULL THEN greatest(c.last_seen_at, last_fetch.at) ELSE c.last_seen_at END AS last_seen_at,
        c.removed_at
-  FROM core.submarine_cables c CROSS JOIN last_fetch;
+  FROM core.submarine_cables c
+  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'submarine_cables';
 
 COMMENT ON VIEW analyst.submarine_cables IS
     'One row per submarine cable in the TeleGeography Submarine Cable Map, with owners, suppliers and landing countries. Source: TeleGeography Submarine Cable Map (CC BY-NC-SA 3.0).';

@@ -7,9 +7,6 @@
 -- "Outside mainland China": any country but CHN; Hong Kong (HKG) and Macau (MAC) count as outside.
 
 CREATE VIEW analyst.cloud_regions AS
-WITH last_fetch AS (
-    SELECT max(fetched_at) AS at FROM ops.source_runs WHERE source = 'cloud_regions' AND status = 'succeeded'
-)
 SELECT r.provider,
        coalesce(a.organisation_id, r.provider_organisation_id) AS provider_organisation_id,
        CASE WHEN r.region_code LIKE 'name:%' THEN NULL ELSE r.region_code END AS region_code,
@@ -31,7 +28,7 @@ SELECT r.provider,
        CASE WHEN r.removed_at IS NULL THEN greatest(r.last_seen_at, last_fetch.at) ELSE r.last_seen_at END AS last_seen_at,
        r.removed_at
   FROM core.cloud_regions r
-  CROSS JOIN last_fetch
+  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'cloud_regions'
   LEFT JOIN core.organisation_aliases a ON a.alias = r.provider
   LEFT JOIN core.prc_organisations p
          ON p.organisation_id = coalesce(a.organisation_id, r.provider_organisation_id) AND p.removed_at IS NULL
@@ -61,9 +58,7 @@ COMMENT ON COLUMN analyst.cloud_regions.last_seen_at IS 'The latest successful f
 COMMENT ON COLUMN analyst.cloud_regions.removed_at IS 'When it left the source (rows are never deleted); NULL while present.';
 
 CREATE VIEW analyst.data_centres AS
-WITH last_fetch AS (
-    SELECT max(fetched_at) AS at FROM ops.source_runs WHERE source = 'peeringdb' AND status = 'succeeded'
-), facilities AS (
+WITH facilities AS (
     SELECT f.*, o.name AS current_org_name,
            coalesce(a_now.organisation_id, a_then.organisation_id, f.operator_organisation_id) AS organisation_id
       FROM core.peeringdb_facilities f
@@ -94,7 +89,7 @@ SELECT f.facility_id,
        CASE WHEN f.removed_at IS NULL THEN greatest(f.last_seen_at, last_fetch.at) ELSE f.last_seen_at END AS last_seen_at,
        f.removed_at
   FROM facilities f
-  CROSS JOIN last_fetch
+  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'peeringdb'
   LEFT JOIN core.prc_organisations p ON p.organisation_id = f.organisation_id AND p.removed_at IS NULL
   LEFT JOIN core.prc_organisations g ON g.organisation_id = p.group_id;
 

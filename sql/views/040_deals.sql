@@ -2,12 +2,7 @@
 -- (GDELT). Recreated whenever a view file changes.
 
 CREATE VIEW analyst.deals AS
-WITH last_fetch AS (
-    SELECT source, max(fetched_at) AS at
-      FROM ops.source_runs
-     WHERE source IN ('aiddata', 'worldbank_contracts') AND status = 'succeeded'
-     GROUP BY source
-), parties AS (
+WITH parties AS (
     SELECT p.source, p.deal_id,
            array_agg(DISTINCT o.name ORDER BY o.name) FILTER (WHERE p.role = 'buyer') AS buyers,
            array_agg(DISTINCT o.name ORDER BY o.name) FILTER (WHERE p.role IN ('vendor', 'supplier')) AS vendors,
@@ -59,7 +54,7 @@ SELECT d.source || ':' || d.deal_id AS entity_id,
   FROM core.deals d
   LEFT JOIN parties p USING (source, deal_id)
   LEFT JOIN components c USING (source, deal_id)
-  LEFT JOIN last_fetch f USING (source);
+  LEFT JOIN ops.last_successful_fetch f USING (source);
 
 COMMENT ON VIEW analyst.deals IS
     'One row per digital-infrastructure deal: AidData GCDF 3.0 projects (ODC-By 1.0, cite AidData) and World Bank Major Contract Awards with PRC suppliers (CC BY 4.0, The World Bank), with parties, components and the words that matched.';
