@@ -12,14 +12,6 @@ WITH biometric AS (
       FROM risk.deal_components c
      WHERE c.tag IN ('face_recognition', 'licence_plate_recognition', 'national_id_link')
      GROUP BY c.entity_kind, c.entity_id
-), prc AS (
-    SELECT p.entity_kind, p.entity_id,
-           string_agg(DISTINCT p.party_name || ' (' || p.role || ')', '; ' ORDER BY p.party_name || ' (' || p.role || ')') AS names,
-           jsonb_agg(DISTINCT jsonb_build_object('organisation_id', p.organisation_id, 'as_written', p.party_name,
-                     'role', p.role, 'jurisdiction', p.jurisdiction, 'ownership', p.ownership)) AS parties
-      FROM risk.prc_parties p
-     WHERE p.role <> 'buyer'
-     GROUP BY p.entity_kind, p.entity_id
 )
 SELECT e.entity_kind,
        e.entity_id,
@@ -32,5 +24,5 @@ SELECT e.entity_kind,
        ) AS evidence
   FROM risk.entities e
   JOIN biometric b USING (entity_kind, entity_id)
-  JOIN prc p USING (entity_kind, entity_id)
+  JOIN risk.prc_party_evidence p USING (entity_kind, entity_id)
  WHERE e.is_present

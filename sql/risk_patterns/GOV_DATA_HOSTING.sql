@@ -22,18 +22,6 @@ WITH hosting AS (
      WHERE g.removed_at IS NULL
        AND g.country_iso3 IS DISTINCT FROM 'CHN'
      GROUP BY g.entity_kind, g.entity_id
-), prc AS (
-    SELECT pp.entity_kind, pp.entity_id,
-           jsonb_agg(DISTINCT jsonb_build_object(
-               'organisation_id', pp.organisation_id, 'party_name', pp.party_name, 'role', pp.role,
-               'jurisdiction', pp.jurisdiction, 'ownership', pp.ownership, 'group_id', pp.group_id)) AS parties,
-           bool_or(pp.role <> 'financier') AS runs_or_builds,
-           string_agg(DISTINCT pp.role || ' ' || pp.party_name || ' (' || pp.jurisdiction || ', ' || pp.ownership || ')', '; '
-                      ORDER BY pp.role || ' ' || pp.party_name || ' (' || pp.jurisdiction || ', ' || pp.ownership || ')')
-               AS party_text
-      FROM risk.prc_parties pp
-     WHERE pp.role IN ('operator', 'owner', 'supplier', 'vendor', 'contractor', 'financier')
-     GROUP BY pp.entity_kind, pp.entity_id
 )
 SELECT h.entity_kind,
        h.entity_id,
@@ -45,6 +33,6 @@ SELECT h.entity_kind,
            'prc_parties', p.parties,
            'countries', e.countries) AS evidence
   FROM hosting h
-  JOIN prc p ON p.entity_kind = h.entity_kind AND p.entity_id = h.entity_id
+  JOIN risk.prc_party_evidence p ON p.entity_kind = h.entity_kind AND p.entity_id = h.entity_id
   JOIN risk.entities e ON e.entity_kind = h.entity_kind AND e.entity_id = h.entity_id
  WHERE e.is_present

@@ -21,14 +21,6 @@ WITH security AS (
       FROM risk.parties p
      WHERE p.role = 'buyer'
      GROUP BY p.entity_kind, p.entity_id
-), prc AS (
-    SELECT p.entity_kind, p.entity_id,
-           string_agg(DISTINCT p.party_name || ' (' || p.role || ')', '; ' ORDER BY p.party_name || ' (' || p.role || ')') AS names,
-           jsonb_agg(DISTINCT jsonb_build_object('organisation_id', p.organisation_id, 'as_written', p.party_name,
-                     'role', p.role, 'jurisdiction', p.jurisdiction, 'ownership', p.ownership)) AS parties
-      FROM risk.prc_parties p
-     WHERE p.role <> 'buyer'
-     GROUP BY p.entity_kind, p.entity_id
 )
 SELECT e.entity_kind,
        e.entity_id,
@@ -46,7 +38,7 @@ SELECT e.entity_kind,
        ) AS evidence
   FROM risk.entities e
   JOIN security s USING (entity_kind, entity_id)
-  JOIN prc p USING (entity_kind, entity_id)
+  JOIN risk.prc_party_evidence p USING (entity_kind, entity_id)
   LEFT JOIN buyers b USING (entity_kind, entity_id)
  WHERE e.is_present
    AND (s.named_buyer OR EXISTS (SELECT 1 FROM surveillance v

@@ -14,6 +14,23 @@ SELECT p.entity_kind, p.entity_id, p.role, p.organisation_id, p.party_name,
 
 -- Each entity's host countries with the regime in force at its project year: the latest V-Dem
 -- year at or before it, so years past the data carry the latest value forward (marked).
+-- The PRC-linked parties of each entity in every role but buyer, as patterns quote them: a line
+-- ("Huawei (vendor); China Exim Bank (financier)"), a role-first line, and a JSON list.
+CREATE VIEW risk.prc_party_evidence AS
+SELECT p.entity_kind, p.entity_id,
+       string_agg(DISTINCT p.party_name || ' (' || p.role || ')', '; '
+                  ORDER BY p.party_name || ' (' || p.role || ')') AS names,
+       string_agg(DISTINCT p.role || ' ' || p.party_name || ' (' || p.jurisdiction || ', ' || p.ownership || ')', '; '
+                  ORDER BY p.role || ' ' || p.party_name || ' (' || p.jurisdiction || ', ' || p.ownership || ')')
+           AS party_text,
+       jsonb_agg(DISTINCT jsonb_build_object('organisation_id', p.organisation_id, 'as_written', p.party_name,
+                 'role', p.role, 'jurisdiction', p.jurisdiction, 'ownership', p.ownership,
+                 'group_id', p.group_id)) AS parties,
+       bool_or(p.role <> 'financier') AS runs_or_builds
+  FROM risk.prc_parties p
+ WHERE p.role <> 'buyer'
+ GROUP BY p.entity_kind, p.entity_id;
+
 CREATE VIEW risk.host_regimes AS
 WITH evaluated AS (
     SELECT e.entity_kind, e.entity_id, h.iso3,
