@@ -1,4 +1,4 @@
-"""The run ledger, ``ops.source_runs``: every statement that writes or reads it lives here.
+"""The run ledgers, ``ops.source_runs`` and ``ops.risk_evaluations``: every statement on them lives here.
 
 A run moves through phases (fetching -> fetched -> loading) and ends in one status: succeeded,
 failed, skipped, quarantined (its load broke an expectation or the change guard and was rolled
@@ -209,3 +209,55 @@ def summary_rows(conn: psycopg.Connection, *, airflow_run_ids: list[str] | None 
         return conn.execute(query).fetchall()
     query = f"SELECT {SUMMARY_COLUMNS} FROM ops.source_runs WHERE airflow_run_id = ANY(%s) ORDER BY run_id"  # noqa: S608
     return conn.execute(query, (list(airflow_run_ids or []),)).fetchall()
+
+
+# --- risk evaluations ------------------------------------------------------------------------------
+def start_evaluation(conn: psycopg.Connection, airflow_run_id: str | None) -> int:
+    return conn.execute("INSERT INTO ops.risk_evaluations (airflow_run_id) VALUES (%s) RETURNING run_id",
+                        (airflow_run_id,)).fetchone()[0]  # fmt: skip
+
+
+def finish_evaluation(conn: psycopg.Connection, run_id: int, *, patterns: int, matches: int, opened: int,
+                      opened_baseline: int, reopened: int, severity_changed: int, resolved: int,
+                      matches_per_pattern: dict) -> None:  # fmt: skip
+    conn.execute(
+        """UPDATE ops.risk_evaluations
+              SET status = 'succeeded', finished_at = clock_timestamp(), patterns = %s, matches = %s, opened = %s,
+                  opened_baseline = %s, reopened = %s, severity_changed = %s, resolved = %s,
+                  details = jsonb_build_object('matches_per_pattern', %s::jsonb)
+            WHERE run_id = %s""",
+        (patterns, matches, opened, opened_baseline, reopened, severity_changed, resolved,
+         json.dumps(matches_per_pattern), run_id),
+    )  # fmt: skip
+
+
+def fail_evaluation(conn: psycopg.Connection, run_id: int, error: str) -> None:
+    conn.execute("UPDATE ops.risk_evaluations SET status = 'failed', finished_at = clock_timestamp(), error = %s "
+                 "WHERE run_id = %s", (error, run_id))  # fmt: skip
+
+
+def first_evaluation_start(conn: psycopg.Connection) -> datetime | None:
+    return conn.execute("SELECT min(started_at) FROM ops.risk_evaluations WHERE status = 'succeeded'").fetchone()[0]
+
+
+def evaluations_between(conn: psycopg.Connection, start: datetime, end: datetime) -> tuple[datetime | None, int]:
+    """(the last successful evaluation that finished before ``end``, how many finished in [start, end))."""
+    return conn.execute(
+        """SELECT max(finished_at) FILTER (WHERE finished_at < %(end)s),
+                  count(*) FILTER (WHERE finished_at >= %(start)s AND finished_at < %(end)s)
+             FROM ops.risk_evaluations WHERE status = 'succeeded'""",
+        {"start": start, "end": end},
+    ).fetchone()
+
+
+EVALUATION_COLUMNS = """run_id, status, patterns, matches, opened, opened_baseline, reopened, severity_changed,
+                        resolved, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at), error"""
+
+
+def evaluation_rows(conn: psycopg.Connection, *, airflow_run_ids: list[str] | None = None,
+                    latest: bool = False) -> list[tuple]:  # fmt: skip
+    if latest:
+        return conn.execute(f"SELECT {EVALUATION_COLUMNS} FROM ops.risk_evaluations ORDER BY run_id DESC LIMIT 1"  # noqa: S608
+                            ).fetchall()  # fmt: skip
+    return conn.execute(f"SELECT {EVALUATION_COLUMNS} FROM ops.risk_evaluations WHERE airflow_run_id = ANY(%s) "  # noqa: S608
+                        "ORDER BY run_id", (list(airflow_run_ids or []),)).fetchall()  # fmt: skip

@@ -64,11 +64,6 @@ class RunSummary:
         if self.status in ("failed", "quarantined", "abandoned", "running"):
             return f"{self.source:<18} {self.status.upper()} (run {self.run_id}): {self.error or 'in progress'}"
         baseline = " (baseline)" if self.is_baseline else ""
-        if self.fetch_mode == "engine":
-            return (
-                f"{self.source:<18} {self.entities} pattern matches; opened {self.added}{baseline}, "
-                f"reopened or re-rated {self.modified}, resolved {self.removed}; {self.seconds:.1f}s -> {self.location}"
-            )
         return (
             f"{self.source:<18} fetched {self.entities} entities in {self.requests} requests; "
             f"new {self.added}, changed {self.modified}, removed {self.removed}{baseline}; "
@@ -324,21 +319,28 @@ def check_expectations(run_id: int) -> list[str]:
     return list(details.get("passed", []))
 
 
-def summaries(*, airflow_run_ids: list[str] | None = None, latest_per_source: bool = False) -> list[RunSummary]:
-    """Summaries of the runs of the given Airflow runs, or of the latest run of each source."""
+def summaries(*, airflow_run_ids: list[str] | None = None, latest_per_source: bool = False) -> list:
+    """Summaries (``.line()``) of the source runs and risk evaluations of the given Airflow runs,
+    or of the latest run of each source and the latest evaluation."""
+    from dsrwatch.risk.engine import EvaluationSummary
+
     with connect() as conn:
         rows = ledger.summary_rows(conn, airflow_run_ids=airflow_run_ids, latest_per_source=latest_per_source)
+        evaluations = ledger.evaluation_rows(conn, airflow_run_ids=airflow_run_ids, latest=latest_per_source)
     location = describe_location()
     result = []
     for row in rows:
         summary = RunSummary(*row[:10], seconds=float(row[10] or 0), error=row[11])
         if summary.source in source_names():
-            views = get_source(summary.source).SOURCE.views
-            summary.location = f"{', '.join(views)} in {location}"
-        elif summary.fetch_mode == "engine":
-            summary.location = "analyst.risk_flags, analyst.entity_risk"
+            summary.location = f"{', '.join(get_source(summary.source).SOURCE.views)} in {location}"
         result.append(summary)
-    return result
+    for run_id, status, patterns, matches, opened, baseline, reopened, changed, resolved, seconds, error in evaluations:
+        if status == "succeeded":
+            result.append(EvaluationSummary(run_id, patterns, matches, opened, baseline, reopened, resolved, changed,
+                                            float(seconds or 0)))  # fmt: skip
+        else:
+            result.append(RunSummary("risk_flags", run_id, status, "engine", error=error))
+    return sorted(result, key=lambda s: s.run_id)
 
 
 def run_source(source_name: str, airflow_run_id: str | None = None) -> RunSummary:

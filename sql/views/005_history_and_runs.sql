@@ -20,20 +20,20 @@ SELECT run_id, source, status, fetch_mode, started_at, finished_at,
        requests, bytes_fetched, entities_parsed, added, modified, removed, is_baseline, error
   FROM ops.source_runs;
 
-COMMENT ON VIEW analyst.source_runs IS 'One row per source run (and per risk evaluation, source risk_flags): what was fetched and what changed.';
+COMMENT ON VIEW analyst.source_runs IS 'One row per source run: what was fetched and what changed (risk evaluations: analyst.risk_evaluations).';
 COMMENT ON COLUMN analyst.source_runs.run_id IS 'Run id, in order.';
-COMMENT ON COLUMN analyst.source_runs.source IS 'Source name (= DAG id), or risk_flags for the risk engine.';
+COMMENT ON COLUMN analyst.source_runs.source IS 'Source name (= DAG id).';
 COMMENT ON COLUMN analyst.source_runs.status IS 'running, succeeded, failed, skipped (e.g. nothing to replay for the source), quarantined (the load broke its expectations or change guard and was rolled back: the warehouse is as before, the payloads are kept; see error) or abandoned (the run died without recording an outcome).';
-COMMENT ON COLUMN analyst.source_runs.fetch_mode IS 'live, record, replay, or engine for risk evaluations.';
+COMMENT ON COLUMN analyst.source_runs.fetch_mode IS 'live, record or replay.';
 COMMENT ON COLUMN analyst.source_runs.started_at IS 'When the fetch started.';
 COMMENT ON COLUMN analyst.source_runs.finished_at IS 'When the load (or failure) was recorded.';
 COMMENT ON COLUMN analyst.source_runs.seconds IS 'Duration of fetch and load.';
 COMMENT ON COLUMN analyst.source_runs.requests IS 'HTTP requests made (replayed files count).';
 COMMENT ON COLUMN analyst.source_runs.bytes_fetched IS 'Bytes of the payloads.';
-COMMENT ON COLUMN analyst.source_runs.entities_parsed IS 'Main entities in the payloads (risk_flags: pattern matches).';
-COMMENT ON COLUMN analyst.source_runs.added IS 'New entities (risk_flags: flags opened).';
-COMMENT ON COLUMN analyst.source_runs.modified IS 'Changed entities (risk_flags: reopened or re-rated).';
-COMMENT ON COLUMN analyst.source_runs.removed IS 'Entities that left the source (risk_flags: flags resolved).';
+COMMENT ON COLUMN analyst.source_runs.entities_parsed IS 'Main entities in the payloads.';
+COMMENT ON COLUMN analyst.source_runs.added IS 'New entities (and entities that came back).';
+COMMENT ON COLUMN analyst.source_runs.modified IS 'Changed entities (their own values or their parts: owners, landing points...).';
+COMMENT ON COLUMN analyst.source_runs.removed IS 'Entities that left the source.';
 COMMENT ON COLUMN analyst.source_runs.is_baseline IS 'True for a source''s first successful load: its entities and flags are not news.';
 COMMENT ON COLUMN analyst.source_runs.error IS 'Why the run failed, was quarantined or abandoned, for a person to act on.';
 
@@ -53,3 +53,24 @@ COMMENT ON COLUMN analyst.quarantined_records.value_excerpt IS 'The first 120 ch
 COMMENT ON COLUMN analyst.quarantined_records.reason IS 'The table and the rule broken, e.g. "core.landing_points: outside -90..90".';
 COMMENT ON COLUMN analyst.quarantined_records.set_aside_at IS 'When the run set it aside.';
 COMMENT ON COLUMN analyst.quarantined_records.run_status IS 'What became of the run: succeeded, or quarantined when too many records were bad.';
+
+CREATE VIEW analyst.risk_evaluations AS
+SELECT run_id, status, started_at, finished_at,
+       extract(epoch FROM finished_at - started_at)::numeric(10, 1) AS seconds,
+       patterns, matches, opened, opened_baseline, reopened, severity_changed, resolved, error
+  FROM ops.risk_evaluations;
+
+COMMENT ON VIEW analyst.risk_evaluations IS 'One row per risk evaluation (DAG risk_flags): how many patterns ran, how many entities matched, and what happened to the flags.';
+COMMENT ON COLUMN analyst.risk_evaluations.run_id IS 'Evaluation id; risk.flag_events and analyst.risk_flags refer to it (one sequence with source runs).';
+COMMENT ON COLUMN analyst.risk_evaluations.status IS 'running, succeeded or failed (flags left as they were).';
+COMMENT ON COLUMN analyst.risk_evaluations.started_at IS 'When the evaluation started.';
+COMMENT ON COLUMN analyst.risk_evaluations.finished_at IS 'When it committed or failed.';
+COMMENT ON COLUMN analyst.risk_evaluations.seconds IS 'Duration.';
+COMMENT ON COLUMN analyst.risk_evaluations.patterns IS 'Pattern files evaluated.';
+COMMENT ON COLUMN analyst.risk_evaluations.matches IS '(pattern, entity) pairs that matched.';
+COMMENT ON COLUMN analyst.risk_evaluations.opened IS 'Flags opened (first match of a pair), baseline ones included.';
+COMMENT ON COLUMN analyst.risk_evaluations.opened_baseline IS 'Of those, opened as part of a baseline (not news).';
+COMMENT ON COLUMN analyst.risk_evaluations.reopened IS 'Resolved flags that matched again.';
+COMMENT ON COLUMN analyst.risk_evaluations.severity_changed IS 'Open flags whose severity rose or fell.';
+COMMENT ON COLUMN analyst.risk_evaluations.resolved IS 'Open flags that no longer match.';
+COMMENT ON COLUMN analyst.risk_evaluations.error IS 'Why it failed.';

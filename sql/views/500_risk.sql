@@ -57,7 +57,7 @@ VALUES ('low', 1, 1), ('medium', 2, 2), ('high', 4, 3), ('critical', 8, 4);
 
 CREATE VIEW analyst.risk_flags AS
 WITH last_run AS (
-    SELECT max(finished_at) AS at FROM ops.source_runs WHERE source = 'risk_flags' AND status = 'succeeded'
+    SELECT max(finished_at) AS at FROM ops.risk_evaluations WHERE status = 'succeeded'
 )
 SELECT f.flag_id,
        f.pattern_id,

@@ -78,7 +78,7 @@ def test_an_analyst_holding_advisory_keys_blocks_neither_the_engine_nor_the_dige
         elapsed = time.monotonic() - began
     assert summary.run_id and result.status == "sent"
     assert elapsed < 15, elapsed
-    assert scalar(warehouse, "SELECT status FROM ops.source_runs WHERE run_id = %s", (summary.run_id,)) == "succeeded"
+    assert scalar(warehouse, "SELECT status FROM ops.risk_evaluations WHERE run_id = %s", (summary.run_id,)) == "succeeded"
 
 
 def test_an_analyst_can_neither_read_nor_lock_ops_locks(analyst):
@@ -146,7 +146,7 @@ def test_an_evaluation_waiting_too_long_fails_naming_the_session_in_its_way(worl
         with pytest.raises(locks.LockTimeout, match=f"pid {reader.info.backend_pid} .*'a stuck digest read'"):
             engine.evaluate()
         assert time.monotonic() - began < 10
-    error = scalar(warehouse, "SELECT error FROM ops.source_runs WHERE source = 'risk_flags' ORDER BY run_id DESC LIMIT 1")
+    error = scalar(warehouse, "SELECT error FROM ops.risk_evaluations ORDER BY run_id DESC LIMIT 1")
     assert error.startswith("LockTimeout: lock 'risk_flags' (exclusive) not granted within 1 s") and "stuck" in error
 
 

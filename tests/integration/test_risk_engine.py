@@ -98,9 +98,10 @@ def test_baseline_then_new_then_rerun_opens_nothing(world, warehouse):
     new = {k for k, (_, is_new) in flags(warehouse).items() if is_new}
     assert new == {("2africa", "PRC_OWNER"), ("2africa", "DEMOCRACY_EXPOSURE")}
     assert after.opened == 2 and after.opened_baseline == 0
-    runs = query(warehouse, """SELECT added, removed, details ->> 'opened' FROM ops.source_runs
-                                WHERE source = 'risk_flags' ORDER BY run_id""")
-    assert runs[-1] == (2, 0, "2")
+    runs = query(warehouse, """SELECT opened, opened_baseline, resolved FROM analyst.risk_evaluations
+                                ORDER BY run_id""")
+    assert runs[-1] == (2, 0, 0)
+    assert query(warehouse, "SELECT count(*) FROM ops.source_runs WHERE fetch_mode = 'engine'") == [(0,)]
 
 
 def test_flag_lifecycle_open_confirm_resolve_reopen(world, warehouse):
@@ -176,7 +177,7 @@ def test_broken_pattern_fails_cleanly_and_keeps_the_flags(world, warehouse, tmp_
     with pytest.raises(engine.PatternError, match=r"BROKEN\.sql: query failed.*no_such_table"):
         engine.evaluate(pattern_dir=patterns)
     assert query(warehouse, "SELECT flag_id, resolved_at FROM risk.flags ORDER BY 1") == before
-    assert scalar(warehouse, "SELECT status FROM ops.source_runs ORDER BY run_id DESC LIMIT 1") == "failed"
+    assert scalar(warehouse, "SELECT status FROM ops.risk_evaluations ORDER BY run_id DESC LIMIT 1") == "failed"
 
 
 @pytest.mark.parametrize(

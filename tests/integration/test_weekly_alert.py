@@ -388,7 +388,7 @@ def test_since_last_digest_covers_what_follows_the_last_sent_one(world, warehous
     [first] = send_digest_since_last(now=end)  # from the first evaluation: the baseline is not news
     assert first.status == "sent" and first.entries == 2
     first_evaluation = scalar(
-        warehouse, "SELECT min(started_at) FROM ops.source_runs WHERE source = 'risk_flags'"
+        warehouse, "SELECT min(started_at) FROM ops.risk_evaluations"
     )
     assert first.interval_start <= first_evaluation
     assert first.interval_end == end

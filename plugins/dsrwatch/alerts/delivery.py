@@ -38,7 +38,7 @@ from email.message import EmailMessage
 
 import psycopg
 
-from dsrwatch import config
+from dsrwatch import config, ledger
 from dsrwatch.alerts import render
 from dsrwatch.alerts.digest import Digest, read_digest, utc
 from dsrwatch.alerts.settings import (
@@ -113,11 +113,9 @@ class DeliveryResult:
 # --- where the warehouse stands -----------------------------------------------------------------
 def first_risk_evaluation(conn: psycopg.Connection) -> datetime | None:
     """When the risk engine first evaluated anything (the first baseline); None before that."""
-    return conn.execute(
-        """SELECT least((SELECT min(first_evaluated_at) FROM risk.source_evaluations),
-                        (SELECT min(started_at) FROM ops.source_runs
-                          WHERE source = 'risk_flags' AND status = 'succeeded'))"""
-    ).fetchone()[0]
+    first_baseline = conn.execute("SELECT min(first_evaluated_at) FROM risk.source_evaluations").fetchone()[0]
+    first_run = ledger.first_evaluation_start(conn)
+    return min((t for t in (first_baseline, first_run) if t is not None), default=None)
 
 
 def last_sent_end(conn: psycopg.Connection, list_name: str) -> datetime | None:

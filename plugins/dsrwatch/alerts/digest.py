@@ -280,12 +280,6 @@ SELECT floor(extract(epoch FROM %(end)s - f.first_flagged_at) / 604800)::int AS 
  GROUP BY 1, 2, 3, 4
 """
 
-_EVALUATIONS = """
-SELECT max(finished_at) FILTER (WHERE finished_at < %(end)s),
-       count(*) FILTER (WHERE finished_at >= %(start)s AND finished_at < %(end)s)
-  FROM ops.source_runs WHERE source = 'risk_flags' AND status = 'succeeded'
-"""
-
 _OPEN_AT_END = """
 SELECT count(*) FROM risk.flags f
  WHERE f.first_flagged_at < %(end)s
@@ -408,7 +402,7 @@ def collect(conn: psycopg.Connection, interval_start: datetime, interval_end: da
     for weeks_before_end, kind, category, severity, count in rows:
         key = (week_starts[-1 - weeks_before_end].date(), category or KIND_CATEGORIES.get(kind, kind), severity)
         weekly[key] = weekly.get(key, 0) + count
-    last_evaluation, evaluations = conn.execute(_EVALUATIONS, params).fetchone()
+    last_evaluation, evaluations = ledger.evaluations_between(conn, start, end)
     open_flags = conn.execute(_OPEN_AT_END, params).fetchone()[0]
 
     used = {f.pattern_id for e in (*sections["entries"], *sections["raised"]) for f in e.flags}

@@ -14,7 +14,6 @@ new pattern file, so adding a pattern does not flood the next digest. Later flag
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from dsrwatch import config
+from dsrwatch import config, ledger
 from dsrwatch.warehouse import connect, ensure_schema, locks
 
 log = logging.getLogger(__name__)
@@ -257,11 +256,7 @@ def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR)
     patterns = load_patterns(pattern_dir)
     ensure_schema()
     with connect(autocommit=True) as conn:
-        run_id = conn.execute(
-            """INSERT INTO ops.source_runs (source, fetch_mode, airflow_run_id, fetched_at)
-               VALUES (%s, 'engine', %s, now()) RETURNING run_id""",
-            (RISK_SOURCE, airflow_run_id),
-        ).fetchone()[0]
+        run_id = ledger.start_evaluation(conn, airflow_run_id)
         try:
             with conn.transaction():
                 conn.execute("SET LOCAL jit = off")
@@ -286,24 +281,13 @@ def evaluate(airflow_run_id: str | None = None, pattern_dir: Path = PATTERN_DIR)
                     opened_baseline=opened_baseline, reopened=reopened, resolved=resolved,
                     severity_changed=changed, seconds=time.perf_counter() - started,
                 )  # fmt: skip
-                conn.execute(
-                    """UPDATE ops.source_runs
-                          SET status = 'succeeded', finished_at = clock_timestamp(), entities_parsed = %s,
-                              added = %s, modified = %s, removed = %s, is_baseline = %s,
-                              details = %s::jsonb
-                        WHERE run_id = %s""",
-                    (summary.matches, opened, reopened + changed, resolved, opened > 0 and opened == opened_baseline,
-                     json.dumps({"matches_per_pattern": per_pattern, "opened": opened,
-                                 "opened_baseline": opened_baseline, "reopened": reopened, "resolved": resolved,
-                                 "severity_changed": changed}), run_id),
-                )  # fmt: skip
+                ledger.finish_evaluation(conn, run_id, patterns=len(patterns), matches=summary.matches,
+                                         opened=opened, opened_baseline=opened_baseline, reopened=reopened,
+                                         severity_changed=changed, resolved=resolved,
+                                         matches_per_pattern=per_pattern)  # fmt: skip
         except Exception as exc:
             with conn.transaction():
-                conn.execute(
-                    """UPDATE ops.source_runs SET status = 'failed', finished_at = clock_timestamp(), error = %s
-                        WHERE run_id = %s""",
-                    (f"{type(exc).__name__}: {exc}", run_id),
-                )
+                ledger.fail_evaluation(conn, run_id, f"{type(exc).__name__}: {exc}")
             log.error("risk evaluation %d failed, flags left as they were: %s", run_id, exc)
             raise
     log.info("%s", summary.line())
