@@ -4,7 +4,7 @@ CREATE VIEW risk.entities__submarine_cable AS
 SELECT 'submarine_cable'::text AS entity_kind,
        c.source_id AS entity_id,
        c.name AS entity_name,
-       'cables'::text AS category,
+       (SELECT category FROM risk.entity_categories WHERE entity_kind = 'submarine_cable') AS category,
        'submarine_cables'::text AS source,
        coalesce((SELECT array_agg(DISTINCT lp.country_iso3::text ORDER BY lp.country_iso3::text)
                    FROM core.cable_landing_points clp

@@ -10,7 +10,7 @@ SELECT 'cloud_region'::text AS entity_kind,
             ELSE r.provider || ' ' || coalesce(r.region_name, r.region_code) END
            || ' [' || r.metro || CASE WHEN r.region_code LIKE 'name:%' THEN '' ELSE ', ' || r.region_code END || ']'
            AS entity_name,
-       'cloud'::text AS category,
+       (SELECT category FROM risk.entity_categories WHERE entity_kind = 'cloud_region') AS category,
        'cloud_regions'::text AS source,
        CASE WHEN r.country_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[r.country_iso3::text] END AS countries,
        NULL::integer AS project_year,
@@ -32,7 +32,7 @@ CREATE VIEW risk.entities__data_centre AS
 SELECT 'data_centre'::text AS entity_kind,
        f.facility_id::text AS entity_id,
        f.name AS entity_name,
-       'data_centres'::text AS category,
+       (SELECT category FROM risk.entity_categories WHERE entity_kind = 'data_centre') AS category,
        'peeringdb'::text AS source,
        CASE WHEN f.country_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[f.country_iso3::text] END AS countries,
        extract(year FROM f.created AT TIME ZONE 'UTC')::integer AS project_year,

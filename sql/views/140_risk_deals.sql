@@ -6,7 +6,7 @@ CREATE VIEW risk.entities__deal AS
 SELECT 'deal'::text AS entity_kind,
        d.source || ':' || d.deal_id AS entity_id,
        d.title AS entity_name,
-       'deals'::text AS category,
+       (SELECT category FROM risk.entity_categories WHERE entity_kind = 'deal') AS category,
        d.source,
        CASE WHEN d.recipient_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[d.recipient_iso3::text] END AS countries,
        coalesce(d.commitment_year, extract(year FROM d.signing_date)::integer) AS project_year,

@@ -51,9 +51,8 @@ SELECT v.entity_kind, v.entity_id, v.iso3, v.evaluation_year, r.year AS regime_y
            AND cr.year >= least(v.evaluation_year, d.last_year) - 1
          ORDER BY cr.year DESC LIMIT 1) r ON true;
 
--- Severity weights of the entity score (documented in README "Risk flags").
-CREATE VIEW risk.severity_weights (severity, weight, rank) AS
-VALUES ('low', 1, 1), ('medium', 2, 2), ('high', 4, 3), ('critical', 8, 4);
+-- Severity weights of the entity score (documented in README "Risk flags"), from dsrwatch/vocabulary.py.
+CREATE VIEW risk.severity_weights AS SELECT severity, weight, rank FROM risk.severities;
 
 CREATE VIEW analyst.risk_flags AS
 WITH last_run AS (

@@ -27,19 +27,12 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from dsrwatch import ledger
-from dsrwatch.alerts.settings import CATEGORIES, SEVERITIES, RecipientList
+from dsrwatch.alerts.settings import RecipientList
+from dsrwatch.vocabulary import CATEGORIES, CATEGORY_LABELS, KIND_CATEGORIES, SEVERITIES
 from dsrwatch.warehouse import locks
 
 log = logging.getLogger(__name__)
 
-CATEGORY_LABELS = {
-    "cables": "Submarine cables",
-    "cloud": "Cloud regions",
-    "data_centres": "Data centres",
-    "deals": "Deals",
-}
-KIND_CATEGORIES = {"submarine_cable": "cables", "cloud_region": "cloud", "data_centre": "data_centres",
-                   "deal": "deals"}  # fmt: skip
 CHART_WEEKS = 12
 CHART_WEEK = timedelta(days=7)
 

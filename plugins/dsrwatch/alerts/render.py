@@ -28,9 +28,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from dsrwatch.alerts.digest import CATEGORY_LABELS, Digest, utc
-from dsrwatch.alerts.settings import PROJECT_DOMAIN, SENDER_NAME, SEVERITIES, RecipientList
+from dsrwatch.alerts.digest import Digest, utc
+from dsrwatch.alerts.settings import PROJECT_DOMAIN, SENDER_NAME, RecipientList
 from dsrwatch.files import write_atomic
+from dsrwatch.vocabulary import CATEGORY_LABELS, SEVERITIES
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CHART_WIDTH_PX = 592  # the 640px column less its padding

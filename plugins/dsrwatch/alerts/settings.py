@@ -22,6 +22,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from dsrwatch.vocabulary import CATEGORIES, SEVERITIES
+
 DEFAULT_CRON = "0 6 * * 1"  # Monday 06:00 UTC, after the Monday 03:00 ingests and their risk run
 SMTP_CONN_ID = "smtp_default"
 VARIABLE_NAME = "dsr_alert_lists"
@@ -33,8 +35,6 @@ SENDER_NAME = "DSR Watch"
 # Message-IDs. Change it here when the project has a domain of its own.
 PROJECT_DOMAIN = "dsrwatch.invalid"
 
-CATEGORIES = ("cables", "cloud", "data_centres", "deals")
-SEVERITIES = ("low", "medium", "high", "critical")
 _LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

@@ -24,12 +24,12 @@ import psycopg
 from psycopg import sql
 
 from dsrwatch import config, ledger
+from dsrwatch.vocabulary import SEVERITIES
 from dsrwatch.warehouse import connect, ensure_schema, locks
 
 log = logging.getLogger(__name__)
 
 PATTERN_DIR = config.PROJECT_ROOT / "sql" / "risk_patterns"
-SEVERITIES = ("low", "medium", "high", "critical")
 HEADER_FIELDS = ("id", "title", "severity", "applies_to", "basis", "reasoning")
 RISK_SOURCE = "risk_flags"
 _HEADER_LINE = re.compile(r"^--\s*(\w+):\s*(.+?)\s*$")

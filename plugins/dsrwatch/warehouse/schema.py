@@ -103,8 +103,32 @@ def _apply_views(url: str) -> bool:
     return True
 
 
+def _sync_vocabulary(url: str) -> None:
+    """Keep risk.severities and risk.entity_categories equal to dsrwatch.vocabulary (writes only
+    when they differ)."""
+    from dsrwatch import vocabulary
+
+    tables = {"severities": (("severity", "weight", "rank"), vocabulary.severity_rows()),
+              "entity_categories": (("entity_kind", "category", "label", "position"), vocabulary.category_rows())}  # fmt: skip
+    with connect(url) as conn:
+        for table, (columns, rows) in tables.items():
+            ident = psycopg.sql.Identifier("risk", table)
+            names = psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns))
+            current = conn.execute(psycopg.sql.SQL("SELECT {} FROM {} ORDER BY 1").format(names, ident)).fetchall()
+            if sorted(current) == sorted(rows):
+                continue
+            with conn.transaction():
+                conn.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(ident))
+                conn.execute(psycopg.sql.SQL("DELETE FROM {}").format(ident))
+                with conn.cursor() as cur:
+                    cur.executemany(psycopg.sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                        ident, names, psycopg.sql.SQL(", ").join(psycopg.sql.Placeholder() * len(columns))), rows)  # fmt: skip
+            log.info("risk.%s now holds %d rows from dsrwatch.vocabulary", table, len(rows))
+
+
 def ensure_schema(url: str | None = None) -> None:
-    """Bring the warehouse to the newest migration and views; cheap when already current."""
+    """Bring the warehouse to the newest migration, vocabulary and views; cheap when already current."""
     url = url or resolve_url()
     _upgrade(url)
+    _sync_vocabulary(url)
     _apply_views(url)
