@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from dsrwatch.alerts.dag_tasks import weekly_alert_task
 from dsrwatch.alerts.settings import alert_cron
-from dsrwatch.orchestration import DEFAULT_ARGS
+from dsrwatch.orchestration import DEFAULT_ARGS, weekly_alert_task
 
 
 @dag(

@@ -16,9 +16,6 @@ import time
 
 from dsrwatch import config
 
-# Tags that order the DAGs in a one-shot run.
-STAGE_ORDER = ("reference", "ingest", "risk", "alert")
-
 
 def airflow_environment() -> None:
     """Point Airflow at the project's DAGs and a private metadata DB, unless already configured."""
@@ -39,31 +36,6 @@ def airflow_environment() -> None:
     os.makedirs(os.environ["AIRFLOW_HOME"], exist_ok=True)
 
 
-def ensure_airflow_db() -> None:
-    """Create or upgrade Airflow's metadata DB (needed by dag.test())."""
-    from airflow.utils import db
-
-    db.upgradedb()
-
-
-def _stage(dag) -> int:
-    tags = set(dag.tags or ())
-    for position, tag in enumerate(STAGE_ORDER):
-        if tag in tags:
-            return position
-    return len(STAGE_ORDER)
-
-
-def ordered_dags(dag_ids: list[str] | None = None) -> list:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    if bag.import_errors:
-        raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    dags = [d for d in bag.dags.values() if not dag_ids or d.dag_id in dag_ids]
-    return sorted(dags, key=lambda d: (_stage(d), d.dag_id))
-
-
 def command_run(args: argparse.Namespace) -> int:
     airflow_environment()
     from dsrwatch.pipeline import summaries
@@ -72,10 +44,12 @@ def command_run(args: argparse.Namespace) -> int:
     ensure_schema()
     started_at = _warehouse_now()
     print(f"warehouse: {describe_location()}")
-    ensure_airflow_db()
+    from dsrwatch.orchestration import dags_in_order, ensure_metadata_db
+
+    ensure_metadata_db()
     failed, airflow_run_ids = [], []
     with _StopRequests() as stop:
-        for dag in ordered_dags(args.dags):
+        for dag in dags_in_order(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], args.dags):
             started = time.perf_counter()
             print(f"== {dag.dag_id}: running", flush=True)
             # The digest in a one-shot run covers everything new since the last digest sent.

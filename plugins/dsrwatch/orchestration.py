@@ -132,3 +132,42 @@ def ingest_tasks(source_name: str) -> None:
             raise
 
     load(fetch())
+
+
+def weekly_alert_task():
+    """The weekly digest as one task, ``send_digest``; retries (with backoff) from DEFAULT_ARGS."""
+
+    @task(task_id="send_digest")
+    def send_digest() -> list[dict]:
+        from dsrwatch.alerts.delivery import run_weekly_alert
+
+        return run_weekly_alert(get_current_context())
+
+    return send_digest()
+
+
+# --- one-shot runs (python -m dsrwatch run) ------------------------------------------------------
+STAGE_ORDER = ("reference", "ingest", "risk", "alert")  # tags that order the DAGs in a one-shot run
+
+
+def ensure_metadata_db() -> None:
+    """Create or upgrade Airflow's metadata DB (needed by dag.test())."""
+    from airflow.utils import db
+
+    db.upgradedb()
+
+
+def _stage(dag) -> int:
+    tags = set(dag.tags or ())
+    return next((position for position, tag in enumerate(STAGE_ORDER) if tag in tags), len(STAGE_ORDER))
+
+
+def dags_in_order(dag_folder: str, dag_ids: list[str] | None = None) -> list:
+    """The project's DAGs (optionally only ``dag_ids``) in dependency order: reference -> ingest -> risk -> alert."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=dag_folder)
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    dags = [d for d in bag.dags.values() if not dag_ids or d.dag_id in dag_ids]
+    return sorted(dags, key=lambda d: (_stage(d), d.dag_id))

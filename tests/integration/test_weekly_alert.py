@@ -26,8 +26,12 @@ import psycopg.sql
 import pytest
 
 from dsrwatch.alerts import delivery, render
-from dsrwatch.alerts.dag_tasks import run_weekly_alert
-from dsrwatch.alerts.delivery import DigestDeliveryError, send_digest_since_last, send_weekly_digest
+from dsrwatch.alerts.delivery import (
+    DigestDeliveryError,
+    run_weekly_alert,
+    send_digest_since_last,
+    send_weekly_digest,
+)
 from dsrwatch.alerts.digest import collect
 from dsrwatch.alerts.settings import load_settings
 from dsrwatch.risk import engine

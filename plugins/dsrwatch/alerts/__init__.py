@@ -4,7 +4,7 @@
 * ``render``   - the message: HTML and text (Jinja2), chart (matplotlib), CSV, MIME tree;
 * ``delivery`` - the ledger ops.alert_digests, SMTP through Airflow's smtp provider, the outbox;
 * ``settings`` - schedule, recipient lists, connection id (cheap: the DAG file reads it);
-* ``dag_tasks`` - the Airflow task (no heavy imports at parse time).
+* (the Airflow task that runs it is in ``dsrwatch.orchestration``, the DAG factory).
 
 Importing this package imports nothing heavy; ``send_weekly_digest`` and ``send_digest_since_last``
 load the delivery module on first use.

@@ -28,7 +28,6 @@ to ``<DSR_DATA_DIR>/outbox``.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import smtplib
@@ -38,13 +37,13 @@ from email.message import EmailMessage
 
 import psycopg
 
-from dsrwatch import config, ledger
+from dsrwatch import airflow_adapter, config, ledger
+from dsrwatch.airflow_adapter import ConnectionConfigError, smtp_hook
 from dsrwatch.alerts import render
 from dsrwatch.alerts.digest import Digest, read_digest, utc
 from dsrwatch.alerts.settings import (
     DEFAULT_FROM,
     SMTP_CONN_ID,
-    AlertConfigError,
     AlertSettings,
     RecipientList,
     load_settings,
@@ -136,11 +135,9 @@ class Channel:
 
 def resolve_channel(recipients: RecipientList, conn_id: str = SMTP_CONN_ID) -> Channel:
     """SMTP when the list has recipients and the connection exists; else the outbox."""
-    from dsrwatch.airflow_adapter import connection as airflow_connection
-
     # Only "not defined" falls back: any other lookup failure propagates and the task retries,
     # rather than quietly filing a digest its readers should have received.
-    connection = airflow_connection(conn_id)
+    connection = airflow_adapter.connection(conn_id)
     sender = (connection.extra_dejson.get("from_email") if connection else None) or DEFAULT_FROM
     if not recipients.to:
         return Channel("outbox", sender, reason="the list has no recipients")
@@ -149,47 +146,6 @@ def resolve_channel(recipients: RecipientList, conn_id: str = SMTP_CONN_ID) -> C
             "outbox", sender, reason=f"no Airflow connection {conn_id!r} (AIRFLOW_CONN_{conn_id.upper()})"
         )
     return Channel("smtp", sender, conn_id=conn_id)
-
-
-@functools.cache
-def _hook_class():
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    class BoundedSmtpHook(SmtpHook):
-        """The provider's hook with our defaults: ``timeout`` (per network step) from the connection's
-        extra, else DSR_SMTP_TIMEOUT; no reconnect loop unless the extra ``retry_limit`` asks for one.
-        The provider's default, 5 reconnects after a hang-up or a timeout, made a server that accepts
-        and never answers block for 6 x 30 s; the task's retries (with backoff) do that job here."""
-
-        def __init__(self, smtp_conn_id: str, default_timeout: float):
-            super().__init__(smtp_conn_id=smtp_conn_id)
-            self.default_timeout = default_timeout
-
-        @property
-        def timeout(self) -> float:
-            raw = self.conn.extra_dejson.get("timeout")
-            if raw in (None, ""):
-                return self.default_timeout
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                value = 0.0
-            if value <= 0:
-                raise AlertConfigError(f"connection {self.smtp_conn_id!r}: extra timeout={raw!r} must be a number "
-                                       "of seconds greater than 0")  # fmt: skip
-            return value
-
-        @property
-        def smtp_retry_limit(self) -> int:
-            raw = self.conn.extra_dejson.get("retry_limit")
-            return 0 if raw in (None, "") else int(raw)
-
-        @property
-        def address(self) -> str:
-            port = self.conn.port or (smtplib.SMTP_SSL_PORT if self.use_ssl else smtplib.SMTP_PORT)
-            return f"{self.host or 'localhost'}:{port}"
-
-    return BoundedSmtpHook
 
 
 def _chain(exc: BaseException | None):
@@ -203,7 +159,7 @@ def _chain(exc: BaseException | None):
 def _smtp_failure(hook, conn_id: str, stage: str, exc: Exception) -> str:
     """E.g. "SMTP server mail.example.org:25: no answer within 30 s while connecting (AirflowException:
     Unable to connect to smtp server <- SMTPServerDisconnected: Connection unexpectedly closed: timed out)"."""
-    if isinstance(exc, AlertConfigError):
+    if isinstance(exc, ConnectionConfigError):
         return str(exc)
     where = f"SMTP server {hook.address}" if hook.smtp_connection else f"SMTP connection {conn_id!r}"
     causes = list(_chain(exc))
@@ -223,7 +179,7 @@ def send_smtp(message: EmailMessage, recipients: tuple[str, ...], sender: str, c
     Connecting, the greeting, each command and the message each wait at most ``timeout`` seconds
     (default: the connection's ``timeout`` extra, else DSR_SMTP_TIMEOUT); any failure raises
     SmtpDeliveryError naming the server."""
-    hook = _hook_class()(conn_id, smtp_timeout() if timeout is None else timeout)
+    hook = smtp_hook(conn_id, smtp_timeout() if timeout is None else timeout)
     stage = "connecting"
     try:
         hook.get_conn()  # connects, STARTTLS and login as the connection's extras say
@@ -461,6 +417,29 @@ def send_digest_since_last(now: datetime | None = None, airflow_run_id: str | No
         return _run(settings, conn, interval, airflow_run_id, conn_id)
 
 
+def run_weekly_alert(context: dict) -> list[dict]:
+    """The task body: the run's data interval (the week that just ended), or - when the run's conf
+    says ``{"since_last_digest": true}``, as ``make run`` does - everything since each list's last
+    digest. Prints one line per recipient list; raises if any list failed (Airflow retries)."""
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    run_id = context.get("run_id")
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    try:
+        if conf.get("since_last_digest") or start is None or end is None:
+            results = send_digest_since_last(airflow_run_id=run_id)
+        else:
+            results = send_weekly_digest(start, end, airflow_run_id=run_id)
+    except DigestDeliveryError as exc:
+        for result in exc.results:
+            print(result.line())
+        raise
+    for result in results:
+        print(result.line())
+    return [result.as_dict() for result in results]
+
+
 __all__ = [
-    "DeliveryResult", "DigestDeliveryError", "SmtpDeliveryError", "send_digest_since_last", "send_weekly_digest",
+    "DeliveryResult", "DigestDeliveryError", "SmtpDeliveryError", "run_weekly_alert", "send_digest_since_last",
+    "send_weekly_digest",
 ]  # fmt: skip

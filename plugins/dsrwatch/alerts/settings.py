@@ -165,10 +165,9 @@ def parse_lists(raw: str, origin: str) -> tuple[RecipientList, ...]:
 
 def _variable_lists() -> str | None:
     """The Airflow Variable, when Airflow can tell (env AIRFLOW_VAR_*, metadata DB, secrets backend)."""
-    from airflow.sdk import Variable
+    from dsrwatch import airflow_adapter
 
-    value = Variable.get(VARIABLE_NAME, default=None)
-    return value if value is None or isinstance(value, str) else json.dumps(value)
+    return airflow_adapter.variable(VARIABLE_NAME)
 
 
 def load_settings() -> AlertSettings:

@@ -8,7 +8,6 @@ lives in ``<DSR_DATA_DIR>/warehouse``.
 from __future__ import annotations
 
 import logging
-import os
 import urllib.parse
 from functools import cache
 
@@ -25,12 +24,10 @@ AIRFLOW_CONN_ID = "dsr_warehouse"
 
 def _from_airflow_connection() -> str | None:
     # Environment-defined connections need no metadata DB; anything else only inside a task.
-    if not os.environ.get(f"AIRFLOW_CONN_{AIRFLOW_CONN_ID.upper()}"):
-        return None
-    from airflow.sdk import Connection
+    from dsrwatch import airflow_adapter
 
-    conn = Connection.get(AIRFLOW_CONN_ID)
-    return conn.get_uri().replace("postgres://", "postgresql://", 1)
+    conn = airflow_adapter.connection_from_environment(AIRFLOW_CONN_ID)
+    return conn.get_uri().replace("postgres://", "postgresql://", 1) if conn else None
 
 
 @cache
