@@ -17,13 +17,17 @@ deliberate backfills; the run then records that it was not enforced.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg import sql
+if TYPE_CHECKING:  # psycopg loads when a rule is checked, not when a source declares one
+    import psycopg
+    from psycopg import sql
 
 
 def _present_rows(table: str, scope_column: str | None, source: str) -> sql.Composed:
     """FROM ... WHERE for the present (not removed) rows of ``table`` that belong to ``source``."""
+    from psycopg import sql
+
     schema, name = table.split(".")
     scope = sql.SQL("")
     if scope_column:
@@ -52,6 +56,8 @@ class RowCountBounds:
     scope_column: str | None = None
 
     def count(self, conn: psycopg.Connection, source: str) -> int:
+        from psycopg import sql
+
         query = sql.SQL("SELECT count(*) ") + _present_rows(self.table, self.scope_column, source)
         return conn.execute(query).fetchone()[0]
 
@@ -71,6 +77,8 @@ class MaxNullFraction:
     scope_column: str | None = None
 
     def check(self, conn: psycopg.Connection, source: str) -> Outcome:
+        from psycopg import sql
+
         query = sql.SQL("SELECT count(*), count(*) FILTER (WHERE {} IS NULL) ").format(sql.Identifier(self.column))
         total, nulls = conn.execute(query + _present_rows(self.table, self.scope_column, source)).fetchone()
         share = nulls / total if total else 0.0

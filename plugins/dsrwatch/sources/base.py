@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from dsrwatch.expectations import ChangeGuard, Expectation, MaxNullFraction, RowCountBounds  # noqa: F401
 from dsrwatch.normalise.organisations import OrganisationResolver, Resolution
 from dsrwatch.validation import NotAfterFetch, Range, SetAside, excerpt, record_key, set_aside_on_error  # noqa: F401
-from dsrwatch.warehouse.loading import EntityTable
+from dsrwatch.warehouse.tables import EntityTable
 
 # Shared by every source: canonical organisations and each spelling that resolved to one.
 # Several sources write them, so no source may mark one removed (tracks_removal=False).

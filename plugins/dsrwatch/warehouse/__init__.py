@@ -1,6 +1,21 @@
-"""The warehouse: which PostgreSQL, how to connect, and keeping its schema current."""
+"""The warehouse: which PostgreSQL, how to connect, and keeping its schema current.
 
-from dsrwatch.warehouse.connection import connect, describe_location, resolve_url
-from dsrwatch.warehouse.schema import ensure_schema
+Names load on first use, so importing a submodule (``warehouse.tables``) does not load psycopg.
+"""
 
-__all__ = ["connect", "describe_location", "ensure_schema", "resolve_url"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"connect": "connection", "describe_location": "connection", "resolve_url": "connection",
+            "ensure_schema": "schema"}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in ("connection", "schema", "loading", "raw", "locks", "tables"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from dsrwatch.fetching import FetchedResponse, Validators
 from dsrwatch.warehouse.loading import copy_rows
+from dsrwatch.warehouse.tables import RawPayload
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +19,6 @@ RESPONSE_COLUMNS = (
     "run_id", "source", "url", "fetched_at", "http_status", "etag", "last_modified",
     "content_type", "sha256", "replayed_from", "not_modified",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RawPayload:
-    url: str
-    body: bytes
 
 
 class RawStore:
