@@ -11,6 +11,7 @@ updated nor marked removed. Parsers set aside records they cannot read at all th
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -94,10 +95,11 @@ Rule = Range | NotAfterFetch
 
 
 def column_types(conn: psycopg.Connection, table: str) -> dict[str, tuple]:
-    """{column: (data_type, is_nullable, numeric_precision, numeric_scale)} from the catalogue."""
+    """{column: (data_type, is_nullable, numeric_precision, numeric_scale, character_maximum_length)}."""
     schema, name = table.split(".")
     rows = conn.execute(
-        """SELECT column_name, data_type, is_nullable = 'YES', numeric_precision, numeric_scale
+        """SELECT column_name, data_type, is_nullable = 'YES', numeric_precision, numeric_scale,
+                  character_maximum_length
              FROM information_schema.columns WHERE table_schema = %s AND table_name = %s""",
         (schema, name),
     ).fetchall()
@@ -105,14 +107,19 @@ def column_types(conn: psycopg.Connection, table: str) -> dict[str, tuple]:
 
 
 def _type_problem(column: str, value: object, declared: tuple, is_key: bool) -> str | None:
-    data_type, nullable, precision, scale = declared
+    data_type, nullable, precision, scale, max_length = declared
     if value is None:
         return None if nullable else "missing (the column is NOT NULL)"
-    if data_type in ("text", "character varying"):
+    if data_type == "jsonb":
+        content = getattr(value, "obj", value)  # psycopg's Jsonb wrapper, or a plain value
+        return "contains a NUL character" if "\\u0000" in json.dumps(content, default=str) else None
+    if data_type in ("text", "character varying", "character"):
         if not isinstance(value, str):
             return f"expected text, got {type(value).__name__}"
         if "\x00" in value:
             return "contains a NUL byte"
+        if max_length is not None and len(value) > max_length:
+            return f"{len(value)} characters long, the column holds {max_length}"
         size = len(value.encode("utf-8", "surrogatepass"))
         limit = MAX_KEY_BYTES if is_key else MAX_NAME_BYTES if column == "name" or column.endswith("_name") else MAX_TEXT_BYTES
         if size > limit:
@@ -156,10 +163,24 @@ def _as_date(value: object) -> object:
     return value
 
 
+def _first_per_entity(records: Sequence[SetAside]) -> list[SetAside]:
+    """The first reason for each entity a parser set aside (one record may be listed, and broken,
+    several times), with NUL in a record key written \\x00 (the ledger is PostgreSQL text)."""
+    seen: set[tuple] = set()
+    kept = []
+    for record in records:
+        if record.entity_key is not None:
+            if record.entity_key in seen:
+                continue
+            seen.add(record.entity_key)
+        kept.append(replace(record, record_key=record.record_key.replace("\x00", "\\x00")))
+    return kept
+
+
 def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
     """(batch with bad rows removed, [SetAside]): see the module docstring. ``spec`` is the
     source's SourceSpec; parts of an entity with a bad row are set aside with it."""
-    set_aside: list[SetAside] = list(batch.set_aside)
+    set_aside = _first_per_entity(batch.set_aside)
     main = spec.tables[0]
     bad_entities: set[tuple] = {s.entity_key for s in set_aside if s.entity_key is not None}
     bad_rows: dict[str, set[int]] = {}
@@ -205,7 +226,7 @@ def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
                 if entity in bad_entities:
                     continue  # one record per entity: its first broken rule
                 bad_entities.add(entity)
-            set_aside.append(SetAside(table.table, "|".join(map(str, key))[:200], column, excerpt(value), reason,
+            set_aside.append(SetAside(table.table, record_key(*key), column, excerpt(value), reason,
                                       entity_key=entity))  # fmt: skip
     # Every row of an entity with a bad row stays out: the entity keeps its previous version whole.
     cleaned = {}
@@ -229,7 +250,8 @@ def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
 
 
 def record_key(*parts: object) -> str:
-    return "|".join("" if p is None else str(p) for p in parts)[:200]
+    """A record's key as text for the ledger: parts joined by '|', NUL written \\x00, at most 200 chars."""
+    return "|".join("" if p is None else str(p) for p in parts).replace("\x00", "\\x00")[:200]
 
 
 # What a parser meets in a record of the wrong shape: a list where an object was expected, a

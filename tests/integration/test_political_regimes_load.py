@@ -1,6 +1,7 @@
 """Replay hand-made OWID political-regime CSVs into a real PostgreSQL warehouse."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -117,16 +118,38 @@ def test_a_country_year_that_leaves_the_source_is_marked_removed(warehouse, repl
     assert scalar(warehouse, "SELECT year FROM analyst.latest_country_regimes WHERE iso3 = 'XKX'") == 2023
 
 
-def test_a_bad_regime_fails_the_run_and_keeps_the_warehouse(warehouse, replay):
+def test_a_bad_regime_is_set_aside_and_the_rest_loads(warehouse, replay):
     replay()
     load()
     before = table_fingerprint(warehouse)
     rows = [(e, c, y, "7" if (c, y) == ("KEN", "2023") else v) for e, c, y, v in owid.rows_of()]
+    rows = [(e, c, y, "2" if (c, y) == ("SRB", "2024") else v) for e, c, y, v in rows]  # one real change
     replay(owid.regime_csv(rows), name="bad")
-    with pytest.raises(pipeline.LoadFailed, match=r"political-regime\.csv line \d+: regime 7 of 'Kenya' 2023"):
-        load()
+    summary = load()
+    assert (summary.status, summary.added, summary.modified, summary.removed) == ("succeeded", 0, 1, 0)
+    records = query(warehouse, "SELECT run_id, record_key, field, value_excerpt, reason, url FROM analyst.quarantined_records")
+    assert records == [(summary.run_id, "KEN|2023", "regime", "7", "core.country_regimes: outside 0..3", None)]
+    # Kenya 2023 keeps its previous regime (neither updated nor removed); Serbia's change loads
+    assert query(warehouse, "SELECT regime, removed_at FROM core.country_regimes WHERE iso3 = 'KEN' AND year = 2023") == [
+        (2, None)]
+    assert scalar(warehouse, "SELECT regime FROM core.country_regimes WHERE iso3 = 'SRB' AND year = 2024") == 2
+    after = table_fingerprint(warehouse)
+    assert {t: after[t] for t in after if t not in ("country_regimes", "entity_changes")} == {
+        t: before[t] for t in before if t not in ("country_regimes", "entity_changes")}
+
+
+def test_an_unreadable_regime_is_set_aside_naming_its_line(warehouse, replay):
+    replay()
+    load()
+    before = table_fingerprint(warehouse)
+    rows = [(e, c, y, "n/a" if (c, y) == ("KEN", "2023") else v) for e, c, y, v in owid.rows_of()]
+    replay(owid.regime_csv(rows), name="bad")
+    summary = load()
+    assert (summary.status, summary.added, summary.modified, summary.removed) == ("succeeded", 0, 0, 0)
+    (record,) = query(warehouse, "SELECT record_key, field, reason, url FROM analyst.quarantined_records")
+    assert record[:2] == ("KEN|2023", "regime") and record[3] == political_regimes.POLITICAL_REGIME_URL
+    assert re.search(r"line \d+: regime 'n/a' is not an integer", record[2])
     assert table_fingerprint(warehouse) == before
-    assert query(warehouse, "SELECT status FROM ops.source_runs ORDER BY run_id DESC LIMIT 1") == [("failed",)]
 
 
 def test_a_changed_header_fails_with_the_columns_found(warehouse, replay):

@@ -4,6 +4,7 @@ the release): streaming read, relevance filter, parties and roles, components, g
 import io
 import re
 import zipfile
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -351,3 +352,81 @@ def test_a_workbook_of_exactly_the_cap_is_read(spools):
     assert read_release(body, cap=len(workbook)) == ("3.0", len(fx.RELEASE_V1))
     with pytest.raises(SourceFormatError, match="cap"):
         read_release(body, cap=len(workbook) - 1)
+
+
+# -- bad records: set aside, the rest of the release loads --------------------------------------------
+def islamabad(**fields):
+    return {**fx.ISLAMABAD, **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"Commitment Year": "soon"}, r"Commitment Year 'soon' is not a number"),
+        ({"Commitment Year": "2010.5"}, r"Commitment Year '2010.5' is not a year"),
+        ({"Commitment Year": 2010.5}, r"Commitment Year 2010.5 is not a year"),
+        ({"Commitment Year": datetime(2010, 12, 1)}, r"Commitment Year datetime\.datetime\(2010, 12, 1, 0, 0\) is not a number"),
+        ({"Amount (Constant USD 2021)": "about 175 million"}, r"Amount \(Constant USD 2021\) 'about 175 million' is not a number"),
+        ({"Implementing Agencies": "H" * 1500 + "|Islamabad Capital Territory Police"},
+         r"agency name 'H+'\.\.\. is 1500 bytes long, at most 1000 allowed"),
+    ],
+)  # fmt: skip
+def test_a_kept_record_that_cannot_be_read_is_set_aside(fields, message):
+    batch = parse([islamabad(**fields), *fx.RELEASE_V1[1:]])
+    assert set(deals(batch)) == fx.KEPT_V1 - {"37016"}  # the rest loads
+    (record,) = batch.set_aside
+    assert (record.table, record.record_key, record.entity_key, record.url) == (
+        "core.deals", "aiddata|37016", ("aiddata", "37016"), aiddata.RELEASE_URL)
+    assert re.search(message, record.reason), record.reason
+    assert not [p for p in table(batch, "core.deal_parties") if p[1] == "37016"]
+    assert not [a for a in table(batch, "core.organisation_aliases") if a[0].startswith("HHH")]
+
+
+def test_a_record_that_is_not_kept_is_not_read_further():
+    batch = parse([fx.ISLAMABAD, {**fx.ROAD, "Commitment Year": "soon", "Amount (Constant USD 2021)": "n/a"}])
+    assert set(deals(batch)) == {"37016"} and batch.set_aside == []
+
+
+def test_values_that_convert_are_read_and_nan_passes_to_validation():
+    batch = parse([islamabad(**{"Commitment Year": " 2010 ", "Amount (Constant USD 2021)": "NaN"})])
+    row = deals(batch)["37016"]
+    assert row["commitment_year"] == 2010 and row["amount_usd"] != row["amount_usd"]  # NaN: refused by validation
+
+
+def test_a_record_id_listed_twice_with_different_values_is_set_aside():
+    batch = parse([*fx.RELEASE_V1, islamabad(Title="Islamabad Safe City, second phase")])
+    assert set(deals(batch)) == fx.KEPT_V1 - {"37016"}
+    (record,) = batch.set_aside
+    assert (record.record_key, record.entity_key) == ("aiddata|37016", ("aiddata", "37016"))
+    assert record.reason == "the source lists this key twice with different values"
+    assert any("listed twice with different values, set aside: ['37016']" in w for w in batch.warnings)
+    # listed twice identically: loaded once (the duplicate is reported)
+    assert parse([*fx.RELEASE_V1, fx.ISLAMABAD]).set_aside == []
+
+
+def test_record_ids_in_other_types():
+    assert [aiddata._record_id(v) for v in (37016, 37016.0, "37016", " 37016.0 ", "A-17", "1e999", "nan", True)] == [
+        "37016", "37016", "37016", "37016", "A-17", "1e999", "nan", "True"]
+
+
+def test_declared_ranges_of_the_deal_tables():
+    rules = {rule.column: rule for rule in aiddata.DEALS.rules}
+    fetched = datetime(2026, 1, 1, tzinfo=UTC)
+    assert rules["commitment_year"].problem(1948, fetched) == "outside 1949..2100"
+    assert rules["commitment_year"].problem(2021, fetched) is None
+    assert rules["amount_usd"].problem(-1.0, fetched).startswith("outside 0..")
+    assert rules["signing_date"].problem(date(2026, 6, 1), fetched).startswith("in the future")
+
+
+def test_a_sheet_the_reader_cannot_get_through_fails_naming_the_row():
+    source = zipfile.ZipFile(io.BytesIO(fx.workbook_bytes(fx.RELEASE_V1)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b"Islamabad", b"Islam\xe9bad", 1)  # a latin-1 byte in UTF-8 XML
+            target.writestr(item.filename, data)
+    with pytest.raises(SourceFormatError, match=r"Version_3_0\.zip: the dataset sheet cannot be read after row \d+ "
+                                                 r"\(ParseError: not well-formed"):  # fmt: skip
+        parse(None, body=out.getvalue())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
 from dsrwatch.fetching import Fetcher
 from dsrwatch.sources import cloud_regions
 from dsrwatch.sources.base import SourceFormatError
+from dsrwatch.validation import _first_per_entity
 from dsrwatch.warehouse.raw import RawPayload
 
 from helpers import cloud_fixtures as cf
@@ -109,15 +111,82 @@ def test_prc_providers_outside_mainland_china():
                        ("Tencent Cloud", "Tokyo"), ("Tencent Cloud", "Washington")]  # fmt: skip
 
 
-def test_strings_are_converted_and_bad_values_warned():
-    metros = [cf.metro("Atlantis City", "Atlantis", "not-a-number", "", cf.region("IBM Cloud", "at-1", "Atlantis 1", zones="many"))]
+def test_strings_are_converted_and_blank_values_are_null():
+    metros = [cf.metro("Atlantis City", "Atlantis", "", " ", cf.region("IBM Cloud", "at-1", "Atlantis 1", zones=""))]
     batch = parse(metros)
     (row,) = batch.rows["core.cloud_regions"]
     values = dict(zip(COLUMNS, row, strict=True))
     assert (values["latitude"], values["longitude"], values["zones"], values["country_iso3"]) == (None, None, None, None)
-    assert any("latitude: 'not-a-number' is not a number" in w for w in batch.warnings)
-    assert any("zones: 'many' is not a number" in w for w in batch.warnings)
+    assert batch.set_aside == []
     assert any("unknown country names" in w and "Atlantis" in w for w in batch.warnings)
+
+
+@pytest.mark.parametrize(
+    ("metro", "message"),
+    [
+        (cf.metro("Atlantis City", "Atlantis", "not-a-number", "1", cf.region("IBM Cloud", "at-1", "Atlantis 1")),
+         "latitude: 'not-a-number' is not a number"),
+        (cf.metro("Atlantis City", "Atlantis", "1", "2", cf.region("IBM Cloud", "at-1", "Atlantis 1", zones="many")),
+         "zones: 'many' is not a number"),
+        (cf.metro("Atlantis City", "Atlantis", "1", "2", {**cf.region("IBM Cloud", "at-1", "Atlantis 1"),
+                                                           "in_service": "maybe"}), "in_service: 'maybe' is not true or false"),
+        (cf.metro("Atlantis City", "Atlantis", [1], "2", cf.region("IBM Cloud", "at-1", "Atlantis 1")),
+         r"latitude: \[1\] is not a number"),
+        (cf.metro("Atlantis City", {"name": "Atlantis"}, "1", "2", cf.region("IBM Cloud", "at-1", "Atlantis 1")),
+         "country: expected text, got dict"),
+        (cf.metro("Atlantis City", "Atlantis", "1", "2", cf.region("I" * 2000, "at-1", "Atlantis 1")),
+         "provider name is 2000 bytes long, at most 1000 allowed"),
+    ],
+)  # fmt: skip
+def test_a_value_that_will_not_convert_sets_its_region_aside(metro, message):
+    batch = parse([*cf.METROS_V1, metro])
+    assert batch.complete and len(rows_by_key(batch)) == cf.V1_KEYS  # the rest loads
+    (record,) = batch.set_aside
+    assert record.table == "core.cloud_regions" and record.url == URL
+    assert record.entity_key[1:] == ("at-1", "Atlantis City")
+    assert record.record_key == "|".join(record.entity_key)[:200]  # the key as the change history writes it
+    assert re.search(message, record.reason), record.reason
+    assert not any("I" * 2000 in org for _, org in batch.rows["core.organisations"])  # no organisation made of it
+
+
+def test_a_metro_that_cannot_be_read_sets_aside_each_of_its_regions():
+    shenzhen = copy.deepcopy(next(m for m in cf.METROS_V1 if m["metro_area"] == "Hong Kong"))
+    shenzhen["longitude"] = "east"
+    metros = [m for m in cf.METROS_V1 if m["metro_area"] != "Hong Kong"] + [shenzhen]
+    batch = parse(metros)
+    assert sorted(r.entity_key[0] for r in batch.set_aside) == ["Alibaba Cloud", "Amazon Web Services", "Tencent Cloud"]
+    assert all("longitude: 'east' is not a number" in r.reason for r in batch.set_aside)
+    assert batch.complete and len(rows_by_key(batch)) == cf.V1_KEYS - 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "record_key", "message"),
+    [
+        ([1, 2], "metro #11", "expected an object per metro, got list"),
+        ({"metro_area": "X", "country": "Y"}, "metro #11", r"missing field\(s\) \['cloud_service_providers'\]"),
+        (cf.metro("X", "Japan", "1", "2", {"cloud_region": "x"}), "X region #1", r"missing field\(s\) \['name'\]"),
+        (cf.metro("X", "Japan", "1", "2", "Huawei Cloud"), "X region #1", "expected an object per region, got str"),
+        ({**cf.metro("X", "Japan", "1", "2"), "cloud_service_providers": {"a": 1}}, "metro #11",
+         "cloud_service_providers: expected a list, got dict"),
+        (cf.metro(["X"], "Japan", "1", "2"), "metro #11", "metro_area: expected text, got list"),
+    ],
+)  # fmt: skip
+def test_a_record_that_cannot_say_which_region_it_is_holds_back_removals(bad, record_key, message):
+    batch = parse([*cf.METROS_V1, bad])
+    (record,) = batch.set_aside
+    assert (record.record_key, record.entity_key) == (record_key, None)
+    assert re.search(message, record.reason), record.reason
+    assert len(rows_by_key(batch)) == cf.V1_KEYS
+    assert batch.complete is False  # it might be any region: none is marked removed this run
+
+
+def test_a_region_broken_in_one_copy_of_a_listed_twice_metro_is_set_aside_once():
+    metros = copy.deepcopy(cf.METROS_V1)
+    metros[3]["cloud_service_providers"][0]["zones"] = "twelve"  # the second Beijing
+    metros[0]["cloud_service_providers"][0]["zones"] = "a dozen"  # the first Beijing
+    batch = parse(metros)
+    (record,) = _first_per_entity(batch.set_aside)  # what the pipeline records: one per entity, the first
+    assert record.entity_key == ("Alibaba Cloud", "cn-beijing", "Beijing") and "a dozen" in record.reason
 
 
 @pytest.mark.parametrize(
@@ -125,8 +194,12 @@ def test_strings_are_converted_and_bad_values_warned():
     [
         ({"name": "Cloud Regions"}, "expected a JSON object with a 'cloud_regions' list"),
         ([], "expected a JSON object with a 'cloud_regions' list"),
-        ({"cloud_regions": [{"metro_area": "X", "country": "Y"}]}, r"missing field\(s\) \['cloud_service_providers'\]"),
-        ({"cloud_regions": [cf.metro("X", "Japan", "1", "2", {"cloud_region": "x"})]}, r"missing field\(s\) \['name'\]"),
+        # no metro readable at all: the format changed, whatever one record says
+        ({"cloud_regions": [{"metro_area": "X", "country": "Y"}]},
+         r"no region could be read .*missing field\(s\) \['cloud_service_providers'\]"),
+        ({"cloud_regions": [cf.metro("X", "Japan", "1", "2", {"cloud_region": "x"})]},
+         r"no region could be read .*missing field\(s\) \['name'\]"),
+        ({"cloud_regions": [1, 2, 3]}, r"no region could be read \(3 set aside, e\.g\. .*expected an object per metro"),
     ],
 )
 def test_schema_drift_is_a_clear_error(document, message):

@@ -3,12 +3,14 @@
 parser, and the lead-linking rule."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from dsrwatch.fetching import FatalFetchError, Fetcher, RetryableFetchError, build_url, url_to_relative_path
 from dsrwatch.sources import gdelt_leads as gd
+from dsrwatch.validation import _first_per_entity
 from dsrwatch.warehouse.raw import RawPayload
 
 from helpers import deals_fixtures as fx
@@ -221,3 +223,67 @@ def test_context_tags_alone_do_not_link():
     only_police = gd.Lead("u", "Huawei and Kenya police", None, None, None, "Kenya", "KEN",
                           vendor_ids=["huawei-technologies"], tags={"police_security": ["police"]}, countries=["KEN"])
     assert gd.link_lead(only_police, DEALS) is None
+
+
+# -- bad articles: set aside, the rest of the answer loads --------------------------------------------
+@pytest.mark.parametrize(
+    ("bad", "record_key", "message"),
+    [
+        (["https://x.example/a"], "safe_city 20260105000000-20260112000000 article #2",
+         "expected an object per article, got list"),
+        ({"title": "Huawei safe city", "seendate": "20260106T000000Z"},
+         "safe_city 20260105000000-20260112000000 article #2", r"missing field\(s\) \['url'\]"),
+        ({**fx.LEAD_UNRELATED, "url": 17}, "safe_city 20260105000000-20260112000000 article #2", "url 17 is not a link"),
+        ({**fx.LEAD_UNRELATED, "seendate": "yesterday"}, fx.LEAD_UNRELATED["url"],
+         "seendate 'yesterday' is not GDELT's YYYYMMDDTHHMMSSZ"),
+        ({k: v for k, v in fx.LEAD_UNRELATED.items() if k != "seendate"}, fx.LEAD_UNRELATED["url"],
+         r"missing field\(s\) \['seendate'\]"),
+        ({**fx.LEAD_UNRELATED, "title": {"en": "Huawei"}}, fx.LEAD_UNRELATED["url"], "title: expected text, got dict"),
+    ],
+)  # fmt: skip
+def test_an_article_that_cannot_be_read_is_set_aside(bad, record_key, message):
+    batch = gd.parse([payload("safe_city", [fx.LEAD_NAIROBI, bad]), payload("surveillance", [fx.LEAD_NAIROBI])],
+                     candidates=[])  # fmt: skip
+    assert set(lead_rows(batch)) == {fx.LEAD_NAIROBI["url"]}  # the rest loads
+    (record,) = batch.set_aside
+    assert (record.table, record.record_key) == ("core.news_leads", record_key)
+    assert record.entity_key == ((record_key,) if record_key.startswith("https://") else None)
+    assert re.search(message, record.reason), record.reason
+    assert record.url == payload("safe_city", []).url
+
+
+def test_an_article_broken_in_two_answers_is_set_aside_once():
+    bad = {**fx.LEAD_UNRELATED, "seendate": "soon"}
+    batch = gd.parse([payload("safe_city", [bad]), payload("surveillance", [bad, fx.LEAD_NAIROBI])], candidates=[])
+    assert [r.record_key for r in _first_per_entity(batch.set_aside)] == [fx.LEAD_UNRELATED["url"]]
+
+
+def test_a_seendate_after_the_fetch_is_refused_by_the_declared_rule():
+    (rule,) = gd.NEWS_LEADS.rules
+    fetched = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
+    assert rule.column == "seen_at"
+    assert rule.problem(datetime(2099, 1, 1, tzinfo=UTC), fetched).startswith("in the future")
+    assert rule.problem(datetime(2026, 1, 7, tzinfo=UTC), fetched) is None
+
+
+def test_a_run_without_one_readable_article_sets_each_aside():
+    """A quiet week may list one bad article: no format error (a failed run would read the window again);
+    a changed format sets aside every article, which the set-aside share turns into a quarantine."""
+    batch = gd.parse([payload("safe_city", [1, 2])], candidates=[])
+    assert batch.entities == 0 and len(batch.set_aside) == 2
+    assert gd.parse([payload("safe_city", None)], candidates=[]).entities == 0  # "no matches" is not an error
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"articles": [{"url": "https://x.exa', r"not valid JSON"),
+        (b"<html><body>502 Bad Gateway</body></html>", r"not valid JSON"),
+        (b'[{"url": "https://x.example/a"}]', r"expected a JSON object with 'articles', got list"),
+        (b'{"articles": {"url": "https://x.example/a"}}', r"'articles' is not a list"),
+    ],
+)  # fmt: skip
+def test_an_answer_that_is_not_gdelt_json_fails_naming_the_url(body, message):
+    with pytest.raises(Exception, match=message) as caught:
+        gd.parse([RawPayload(payload("safe_city", []).url, body)], candidates=[])
+    assert "https://api.gdeltproject.org/api/v2/doc/doc?query=" in str(caught.value)

@@ -25,6 +25,14 @@ firm -> vendor, any other -> contractor.
 
 Keys: (source, deal_id = AidData Record ID). "New" is a new record id (history: added); a new
 release rewrites ``release`` on every row it still holds (history: modified, {release: [old, new]}).
+
+Bad records: a kept record that cannot be read (a commitment year or amount that is not a number,
+an agency name too long to be an organisation's key) is set aside with the reason, its deal keeps
+its previous version, and the rest of the release loads; declared ranges set aside a commitment
+year outside 1949..2100, a negative amount and a signing date after the fetch. One record id listed
+twice with different values is set aside ("the source lists this key twice"); listed twice
+identically, it is loaded once. A payload that is not the release (not a zip, no workbook, no
+GCDF_ sheet, a required column renamed, a sheet the xlsx reader cannot get through) fails the run.
 Licence: ODC-By 1.0; cite AidData's Global Chinese Development Finance Dataset, Version 3.0.
 
 This module also defines the deal tables that other deal sources (worldbank_contracts) load.
@@ -32,6 +40,7 @@ This module also defines the deal tables that other deal sources (worldbank_cont
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -57,12 +66,18 @@ from dsrwatch.sources.base import (
     ORGANISATIONS,
     ChangeGuard,
     MaxNullFraction,
+    NotAfterFetch,
     OrganisationCollector,
     ParsedBatch,
+    Range,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
+    record_key,
+    set_aside_on_error,
 )
+from dsrwatch.validation import MAX_KEY_BYTES
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
 
@@ -83,6 +98,9 @@ DEALS = EntityTable(
              "signing_date", "sector_name", "flow_type", "amount_usd", "amount_basis", "project_id", "source_urls",
              "mentioned_organisations", "relevance"),
     scope_column="source",
+    # The People's Republic dates from 1949; amounts are what a deal is worth (no single project
+    # comes near a trillion dollars); a deal cannot have been signed after it was fetched.
+    rules=(Range("commitment_year", 1949, 2100), Range("amount_usd", 0, 10**12), NotAfterFetch("signing_date")),
 )  # fmt: skip
 DEAL_PARTIES = EntityTable(
     "core.deal_parties",
@@ -433,35 +451,76 @@ def _records(rows: Iterator[tuple], url: str) -> Iterator[dict[str, object]]:
                                 f"have changed (header starts {list(positions)[:8]})")  # fmt: skip
     wanted = {c: positions.get(c) for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
     id_index = positions[RECORD_ID]
-    for row in rows:
+    for row in _readable(rows, url):
         record_id = _cell(row, id_index)
         if record_id is None or str(record_id).strip() == "":
             continue
         yield {name: _cell(row, index) for name, index in wanted.items()}
 
 
+def _readable(rows: Iterator[tuple], url: str) -> Iterator[tuple]:
+    """The sheet's rows; the xlsx reader failing part-way (malformed XML, a corrupt part) cannot
+    resume, so it fails the run naming the last row read."""
+    number = 1  # the header
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError, OSError) as exc:
+            raise SourceFormatError(f"{url}: the dataset sheet cannot be read after row {number} "
+                                    f"({type(exc).__name__}: {exc}); the workbook is damaged") from exc  # fmt: skip
+        number += 1
+        yield row
+
+
 # -- parse -------------------------------------------------------------------------------------
-def _as_int(value: object) -> int | None:
-    if value is None or str(value).strip() == "":
+def _number(value: object, what: str) -> float | None:
+    """A number as the workbook holds it (a number, or text such as "1,234.5"); empty is None,
+    anything else makes the record unreadable. NaN and infinity pass, for validation to refuse."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{what} {value!r} is not a number ({type(value).__name__})")
+    if isinstance(value, str):
+        try:
+            return float(value.strip().replace(",", ""))
+        except ValueError:
+            raise ValueError(f"{what} {value!r} is not a number") from None
+    return value
 
 
-def _as_amount(value: object) -> float | None:
-    if value is None or str(value).strip() == "":
+def _as_year(value: object, what: str = "Commitment Year") -> int | None:
+    number = _number(value, what)
+    if number is None:
         return None
-    try:
-        return round(float(str(value).replace(",", "")), 2)
-    except ValueError:
-        return None
+    if isinstance(number, float) and not number.is_integer():
+        raise ValueError(f"{what} {value!r} is not a year")
+    return int(number)
+
+
+def _as_amount(value: object, what: str = "Amount (Constant USD 2021)") -> float | None:
+    number = _number(value, what)
+    return None if number is None else round(float(number), 2)
 
 
 def _record_id(value: object) -> str:
-    number = _as_int(value)
-    return str(number) if number is not None and float(value) == number else str(value).strip()
+    """The record id as text: 37016 for 37016, 37016.0 or "37016"; other text as written."""
+    text = " ".join(str(value).split())
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float(text)
+    except (TypeError, ValueError, OverflowError):
+        return text
+    return str(int(number)) if number == number and abs(number) < 2**63 and number.is_integer() else text
+
+
+def _organisation_name(name: str) -> str:
+    """A party name becomes an alias (a key of core.organisation_aliases): one no key can hold
+    makes the record unreadable, so the deal alone is set aside (not the deal and its organisations)."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"agency name {name[:60]!r}... is {size} bytes long, at most {MAX_KEY_BYTES} allowed")
+    return name
 
 
 def split_agencies(names: object, types: object) -> list[tuple[str, str | None]]:
@@ -515,6 +574,9 @@ def parse_record(record: Mapping[str, object], release: str, resolver: Organisat
     if not relevance:
         return None
 
+    for group in agencies.values():
+        for name, _ in group:
+            _organisation_name(name)
     recipient = clean_text(record.get("Recipient"))
     iso3 = clean_text(record.get("Recipient ISO-3"))
     if not (iso3 and re.fullmatch(r"[A-Z]{3}", iso3)):
@@ -526,7 +588,7 @@ def parse_record(record: Mapping[str, object], release: str, resolver: Organisat
     deal = Deal(
         deal_id=deal_id, title=title, release=release, description=description,
         status=clean_text(record.get("Status")), recipient=recipient, recipient_iso3=iso3,
-        commitment_year=_as_int(record.get("Commitment Year")), sector_name=sector,
+        commitment_year=_as_year(record.get("Commitment Year")), sector_name=sector,
         flow_type=clean_text(record.get("Flow Type")), amount_usd=_as_amount(record.get("Amount (Constant USD 2021)")),
         amount_basis="constant 2021 USD", source_urls=urls, mentioned_organisations=mentioned, relevance=relevance,
     )  # fmt: skip
@@ -564,24 +626,48 @@ def parse(
     taxonomy = default_taxonomy()
     deals = DealCollector(SOURCE.name, organisations, taxonomy)
     read, unknown_countries = 0, set()
+    set_aside: list[SetAside] = []
+    parsed: dict[str, tuple] = {}
+    fingerprints: dict[str, bytes] = {}  # record id -> digest of its values, to tell repeats from conflicts
+    identical, conflicting = [], {}
     with open_release(body) as (release, records):
         for record in records:
             read += 1
-            parsed = parse_record(record, release, organisations.resolver, taxonomy)
-            if parsed is None:
+            deal_id = _record_id(record[RECORD_ID])
+            fingerprint = hashlib.sha256(repr(sorted(record.items())).encode("utf-8", "backslashreplace")).digest()
+            if deal_id in fingerprints:
+                if fingerprints[deal_id] == fingerprint:
+                    identical.append(deal_id)
+                else:
+                    conflicting.setdefault(deal_id, None)
                 continue
-            deal, parties, components = parsed
-            if deal.recipient and deal.recipient_iso3 is None and "regional" not in deal.recipient.lower():
-                unknown_countries.add(deal.recipient)
-            deals.add(deal, parties, components)
+            fingerprints[deal_id] = fingerprint
+            with set_aside_on_error(set_aside, DEALS.table, record_key(SOURCE.name, deal_id), RELEASE_URL,
+                                    entity_key=(SOURCE.name, deal_id)):  # fmt: skip
+                result = parse_record(record, release, organisations.resolver, taxonomy)
+                if result is not None:
+                    parsed[deal_id] = result
+    for deal_id in conflicting:
+        parsed.pop(deal_id, None)
+        if not any(s.entity_key == (SOURCE.name, deal_id) for s in set_aside):
+            set_aside.append(SetAside(DEALS.table, record_key(SOURCE.name, deal_id), None, None,
+                                      "the source lists this key twice with different values", RELEASE_URL,
+                                      (SOURCE.name, deal_id)))  # fmt: skip
+    for deal, parties, components in parsed.values():
+        if deal.recipient and deal.recipient_iso3 is None and "regional" not in deal.recipient.lower():
+            unknown_countries.add(deal.recipient)
+        deals.add(deal, parties, components)
+    deals.duplicates.extend(identical)
     warnings = [f"release {release}: {read} records read, {len(deals.deals)} digital-infrastructure deals kept"]
     previous = (cursor or {}).get("release")
     if previous and previous != release:
         warnings.append(f"new AidData release {previous} -> {release}: rows still present are marked modified")
     if deals.duplicates:
         warnings.append(f"duplicate record ids skipped: {deals.duplicates[:10]}")
+    if conflicting:
+        warnings.append(f"record ids listed twice with different values, set aside: {list(conflicting)[:10]}")
     if unknown_countries:
         warnings.append(f"unknown recipient names (add to normalise/countries.py): {sorted(unknown_countries)}")
     log.info("aiddata: %s", warnings[0])
     return ParsedBatch(rows=deals.rows(), entities=len(deals.deals), cursor={"release": release, "records": read},
-                       warnings=warnings)  # fmt: skip
+                       warnings=warnings, set_aside=set_aside)  # fmt: skip

@@ -18,6 +18,15 @@ Key: (provider, region code, metro). Quirks of the real file (January 2025 snaps
 * Hong Kong is filed under country "China": ``country_iso3`` is HKG for the Hong Kong metro (and
   MAC for Macau), the source's ``country_name`` is kept as written.
 
+Bad records: a region entry (one provider in one metro) that cannot be read - not an object, no
+provider name, a value of the wrong type, a number or flag that will not convert - is set aside
+with the reason, its region keeps its previous version, and the rest of the map loads; a metro
+whose own fields cannot be read sets aside each of its regions. When a record cannot even say
+which region it is (a metro or entry that is not an object), the run marks nothing removed: the
+map was not read whole. Coordinates must lie on the globe (declared ranges, checked before the
+load). A payload that is not the map at all (not JSON, an HTML error page, no ``cloud_regions``
+list, or no readable metro in it) fails the run.
+
 Providers resolve through the organisation registry (Alibaba Cloud, Huawei Cloud, Tencent Cloud).
 Licence: no licence is stated for the endpoint; (c) TeleGeography, used for research with
 attribution "TeleGeography Cloud Infrastructure Map".
@@ -38,12 +47,16 @@ from dsrwatch.sources.base import (
     MaxNullFraction,
     OrganisationCollector,
     ParsedBatch,
+    Range,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
     load_json,
     require,
+    set_aside_on_error,
 )
+from dsrwatch.validation import MAX_KEY_BYTES, UNREADABLE
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
 
@@ -60,6 +73,8 @@ CLOUD_REGIONS = EntityTable(
     key=("provider", "region_code", "metro"),
     columns=("region_name", "country_name", "country_iso3", "latitude", "longitude", "in_service", "zones",
              "provider_organisation_id"),
+    # Availability zones: the largest region has a handful, never hundreds.
+    rules=(Range("latitude", -90, 90), Range("longitude", -180, 180), Range("zones", 0, 100)),
 )  # fmt: skip
 
 SOURCE = SourceSpec(
@@ -97,24 +112,51 @@ def region_key_code(region_code: str | None, region_name: str | None) -> str:
     return region_code if region_code else f"{NO_CODE_PREFIX}{region_name or ''}"
 
 
-def _number(value: object, kind: type, what: str, warnings: list[str]) -> float | int | None:
+def _number(value: object, kind: type, what: str) -> float | int | None:
+    """A number the source may write as a string; empty is None, anything else that will not
+    convert makes the record unreadable (ValueError / TypeError, naming the field and value)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        warnings.append(f"{what}: {value!r} is not a number")
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{what}: {value!r} is not a number")
     try:
-        return kind(value) if isinstance(value, int | float) else kind(str(value).strip())
-    except ValueError:
-        warnings.append(f"{what}: {value!r} is not a number")
-        return None
+        return kind(value) if isinstance(value, int | float) else kind(value.strip())
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what}: {value!r} is not a number") from None
 
 
-def _boolean(value: object) -> bool | None:
+def _boolean(value: object, what: str = "in_service") -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
-    text = str(value).strip().casefold()
-    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text)
+    text = str(value).strip().casefold() if isinstance(value, str | int) else None
+    if text == "":
+        return None
+    flag = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text or "")
+    if flag is None:
+        raise ValueError(f"{what}: {value!r} is not true or false")
+    return flag
+
+
+def _text(value: object, what: str) -> str | None:
+    """Text as the source writes it (numbers accepted as text); an object, list or flag is unreadable."""
+    if value is None or isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what}: expected text, got {type(value).__name__}")
+    return clean_text(value)
+
+
+def _provider_name(value: object) -> str | None:
+    """The provider, which also becomes an organisation and an alias (keys of shared tables): a
+    name no key can hold is refused here, so the region alone is set aside, not three records."""
+    name = _text(value, "name")
+    if name is not None:
+        if "\x00" in name:
+            raise ValueError("provider name contains a NUL byte")
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise ValueError(f"provider name is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, "
+                             f"at most {MAX_KEY_BYTES} allowed")  # fmt: skip
+    return name
 
 
 def country_iso3(country_name: str | None, metro: str) -> str | None:
@@ -152,33 +194,65 @@ def parse(
         raise SourceFormatError(f"{url}: expected a JSON object with a 'cloud_regions' list")
 
     warnings: list[str] = []
+    set_aside: list[SetAside] = []
+    unidentified = 0  # records set aside without knowing which region they are
     candidates: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
     unknown_countries: set[str] = set()
-    for metro_doc in doc["cloud_regions"]:
-        if not isinstance(metro_doc, dict):
-            raise SourceFormatError(f"{url}: expected an object per metro, got {type(metro_doc).__name__}")
-        require(metro_doc, ("metro_area", "country", "cloud_service_providers"), url)
-        metro = clean_text(metro_doc["metro_area"])
-        if metro is None:
-            warnings.append(f"a metro without a name was skipped ({len(metro_doc['cloud_service_providers'] or [])} regions)")
+    for number, metro_doc in enumerate(doc["cloud_regions"], 1):
+        # The metro's name and region list: without them its regions cannot be named.
+        before = len(set_aside)
+        with set_aside_on_error(set_aside, CLOUD_REGIONS.table, f"metro #{number}", url):
+            if not isinstance(metro_doc, dict):
+                raise TypeError(f"expected an object per metro, got {type(metro_doc).__name__}")
+            require(metro_doc, ("metro_area", "country", "cloud_service_providers"), url)
+            metro = _text(metro_doc["metro_area"], "metro_area")
+            providers = metro_doc["cloud_service_providers"] or []
+            if not isinstance(providers, list):
+                raise TypeError(f"cloud_service_providers: expected a list, got {type(providers).__name__}")
+        if len(set_aside) > before:
+            unidentified += 1
             continue
-        country = clean_text(metro_doc["country"])
-        iso3 = country_iso3(country, metro)
-        if country and iso3 is None:
-            unknown_countries.add(country)
-        latitude = _number(metro_doc.get("latitude"), float, f"{metro}: latitude", warnings)
-        longitude = _number(metro_doc.get("longitude"), float, f"{metro}: longitude", warnings)
-        for provider_doc in metro_doc["cloud_service_providers"] or []:
-            require(provider_doc, ("name",), url)
-            provider = clean_text(provider_doc["name"])
-            if provider is None:
+        if metro is None:
+            warnings.append(f"a metro without a name was skipped ({len(providers)} regions)")
+            continue
+        # The metro's own values: if they cannot be read, each of its regions is set aside with the reason.
+        metro_error: Exception | None = None
+        try:
+            country = _text(metro_doc["country"], "country")
+            iso3 = country_iso3(country, metro)
+            latitude = _number(metro_doc.get("latitude"), float, "latitude")
+            longitude = _number(metro_doc.get("longitude"), float, "longitude")
+        except UNREADABLE as exc:
+            metro_error = exc
+        for position, provider_doc in enumerate(providers, 1):
+            before = len(set_aside)
+            with set_aside_on_error(set_aside, CLOUD_REGIONS.table, f"{metro} region #{position}", url):
+                if not isinstance(provider_doc, dict):
+                    raise TypeError(f"expected an object per region, got {type(provider_doc).__name__}")
+                require(provider_doc, ("name",), url)
+                region_name = _text(provider_doc.get("cloud_region_name"), "cloud_region_name")
+                code = region_key_code(_text(provider_doc.get("cloud_region"), "cloud_region"), region_name)
+                provider_text = _text(provider_doc["name"], "name")
+            if len(set_aside) > before:
+                unidentified += 1
+                continue
+            if provider_text is None:
                 warnings.append(f"{metro}: a region without a provider name was skipped")
                 continue
-            region_name = clean_text(provider_doc.get("cloud_region_name"))
-            code = region_key_code(clean_text(provider_doc.get("cloud_region")), region_name)
-            zones = _number(provider_doc.get("zones"), int, f"{provider} {code} ({metro}): zones", warnings)
-            values = (region_name, country, iso3, latitude, longitude, _boolean(provider_doc.get("in_service")), zones)
-            candidates[(provider, code, metro)][values] += 1
+            key = (provider_text, code, metro)
+            with set_aside_on_error(set_aside, CLOUD_REGIONS.table, "|".join(key), url, entity_key=key):
+                if metro_error is not None:
+                    raise metro_error
+                _provider_name(provider_doc["name"])
+                zones = _number(provider_doc.get("zones"), int, "zones")
+                in_service = _boolean(provider_doc.get("in_service"))
+                if country and iso3 is None:
+                    unknown_countries.add(country)
+                values = (region_name, country, iso3, latitude, longitude, in_service, zones)
+                candidates[key][values] += 1
+    if doc["cloud_regions"] and not candidates and set_aside:
+        raise SourceFormatError(f"{url}: no region could be read ({len(set_aside)} set aside, e.g. "
+                                f"{set_aside[0].reason}); the file's format may have changed")  # fmt: skip
 
     organisations = OrganisationCollector(resolver)
     rows = []
@@ -216,4 +290,6 @@ def parse(
     listed = sum(sum(v.values()) for v in candidates.values())
     if listed > len(rows):
         log.info("cloud_regions: %d provider entries collapsed into %d regions", listed, len(rows))
-    return ParsedBatch(rows={CLOUD_REGIONS.table: rows, **organisations.rows()}, entities=len(rows), warnings=warnings)
+    # A record that cannot say which region it is might be any region: mark none removed this run.
+    return ParsedBatch(rows={CLOUD_REGIONS.table: rows, **organisations.rows()}, entities=len(rows), warnings=warnings,
+                       complete=unidentified == 0, set_aside=set_aside)  # fmt: skip

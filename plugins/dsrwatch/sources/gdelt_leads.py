@@ -18,6 +18,11 @@ Leads (``core.news_leads``, key url) are never deals: each is linked to a known 
 the deal's recipient country, a PRC-linked party and a component all match the headline
 (``link_lead`` documents the rule and the confidence levels). Linking reads the current deals
 from the warehouse when the run is parsed; a lead keeps the link made when it was loaded.
+Bad records: an article that cannot be read (not an object, no url, a field of the wrong type, a
+seendate that is not GDELT's ``YYYYMMDDTHHMMSSZ``) is set aside with the reason and the rest of the
+answer loads; a seendate after the fetch is set aside by the declared rule (it is impossible, and
+the lead would sort ahead of every later one). An answer that is not GDELT's JSON at all (not
+JSON, the rate-limit notice, ``articles`` not a list) fails the run.
 Licence: GDELT Project terms - free use, including commercial, with citation and a link to
 https://www.gdeltproject.org/; headlines and articles belong to their publishers.
 """
@@ -42,10 +47,14 @@ from dsrwatch.sources.aiddata import mentioned_organisations
 from dsrwatch.sources.base import (
     ChangeGuard,
     MaxNullFraction,
+    NotAfterFetch,
     ParsedBatch,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
+    require,
+    set_aside_on_error,
 )
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
@@ -75,6 +84,7 @@ NEWS_LEADS = EntityTable(
     key=("url",),
     columns=("title", "seen_at", "domain", "language", "source_country", "source_country_iso3", "queries",
              "vendor_ids", "tags", "countries", "linked_deal_id", "link_confidence", "link_reason"),
+    rules=(NotAfterFetch("seen_at"),),
 )  # fmt: skip
 
 SOURCE = SourceSpec(
@@ -188,6 +198,20 @@ def seen_at(value: object) -> datetime | None:
         return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _seen_at(value: object) -> datetime:
+    """seen_at of one article, which every lead must have: unreadable otherwise."""
+    moment = seen_at(_text(value, "seendate"))
+    if moment is None:
+        raise ValueError(f"seendate {value!r} is not GDELT's YYYYMMDDTHHMMSSZ")
+    return moment
+
+
+def _text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{what}: expected text, got {type(value).__name__}")
+    return clean_text(value)
 
 
 @dataclass
@@ -326,6 +350,7 @@ def parse(
     ``candidates`` are the known deals (tests pass them); by default they are read from the warehouse."""
     query_ids = {text: key for key, text in QUERIES.items()}
     leads: dict[str, Lead] = {}
+    set_aside: list[SetAside] = []
     window_end, full = (cursor or {}).get("window_end"), []
     for payload in payloads:
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(payload.url).query))
@@ -335,19 +360,27 @@ def parse(
         articles = _articles(payload.body, payload.url)
         if len(articles) >= MAX_RECORDS:
             full.append(f"{query} {params.get('startdatetime')}-{params.get('enddatetime')}")
-        for article in articles:
-            if not isinstance(article, dict) or not clean_text(article.get("url")):
-                raise SourceFormatError(f"{payload.url}: an article without 'url': {str(article)[:200]}")
-            url = clean_text(article["url"])
-            lead = leads.get(url)
-            if lead is None:
-                country = clean_text(article.get("sourcecountry"))
-                lead = leads[url] = Lead(url, clean_text(article.get("title")), seen_at(article.get("seendate")),
-                                         clean_text(article.get("domain")), clean_text(article.get("language")),
-                                         country, to_iso3(country))  # fmt: skip
-            if query not in lead.queries:
-                lead.queries.append(query)
-
+        answer = f"{query} {params.get('startdatetime')}-{params.get('enddatetime')}"
+        for number, article in enumerate(articles, 1):
+            # The url names the lead; an article without one is set aside under its place in the answer.
+            url = _text(article.get("url"), "url") if isinstance(article, dict) and isinstance(article.get("url"), str) else None
+            with set_aside_on_error(set_aside, NEWS_LEADS.table, url or f"{answer} article #{number}", payload.url,
+                                    entity_key=(url,) if url else None):  # fmt: skip
+                if not isinstance(article, dict):
+                    raise TypeError(f"expected an object per article, got {type(article).__name__}")
+                require(article, ("url", "seendate"), payload.url)
+                if url is None:
+                    raise ValueError(f"url {article['url']!r} is not a link")
+                country = _text(article.get("sourcecountry"), "sourcecountry")
+                lead = Lead(url, _text(article.get("title"), "title"), _seen_at(article["seendate"]),
+                            _text(article.get("domain"), "domain"), _text(article.get("language"), "language"),
+                            country, to_iso3(country))  # fmt: skip
+                lead = leads.setdefault(url, lead)  # the first answer listing a url describes it
+                if query not in lead.queries:
+                    lead.queries.append(query)
+    # No "nothing readable" failure here: a quiet week may list one bad article, and a failed run
+    # would read the same window again next week. A changed format sets aside every article, which
+    # the share of set-aside records (at most 1%) turns into a quarantined run.
     taxonomy = default_taxonomy()
     for lead in leads.values():
         lead.tags = taxonomy.classify(lead.title)
@@ -369,4 +402,5 @@ def parse(
     if full:
         warnings.append(f"{len(full)} answers hit maxrecords={MAX_RECORDS} (older articles cut off): {full[:5]}")
     return ParsedBatch(rows={NEWS_LEADS.table: rows}, entities=len(rows), complete=False, deleted_keys={},
-                       cursor={"window_end": window_end} if window_end else cursor, warnings=warnings)  # fmt: skip
+                       cursor={"window_end": window_end} if window_end else cursor, warnings=warnings,
+                       set_aside=set_aside)  # fmt: skip

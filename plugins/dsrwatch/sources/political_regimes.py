@@ -17,7 +17,15 @@ Entities and codes:
   regimes join the other sources' country codes.
 
 Key: (iso3, year). Two rows for one key (e.g. a future file listing both ``XKX`` and
-``OWID_KOS``) are an error, not a silent choice.
+``OWID_KOS``) are never a silent choice: with the same values they are one row (and a warning),
+with different values both are set aside ("the source lists this key twice").
+
+Bad rows: a row that cannot be read (the wrong number of fields, a code that is neither ISO3 nor
+``OWID_*``, a year or regime that is not an integer) is set aside with its line and the reason;
+a regime outside 0..3 or a year outside 1789..2100 is set aside by the declared ranges. Its
+country-year keeps its previous version and the rest of the file loads. When a bad row does not
+say which country-year it is, the run marks nothing removed. A file that is not this CSV at all
+(not UTF-8, an HTML page, a changed header, no readable country row) fails the run.
 Licence: CC BY 4.0; cite "V-Dem – processed by Our World in Data".
 """
 
@@ -34,9 +42,13 @@ from dsrwatch.sources.base import (
     ChangeGuard,
     MaxNullFraction,
     ParsedBatch,
+    Range,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
+    excerpt,
+    record_key,
 )
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
@@ -61,7 +73,11 @@ REGIME_LABELS = {
     3: "liberal democracy",
 }
 
-COUNTRY_REGIMES = EntityTable("core.country_regimes", key=("iso3", "year"), columns=("regime", "entity_name"))
+COUNTRY_REGIMES = EntityTable(
+    "core.country_regimes", key=("iso3", "year"), columns=("regime", "entity_name"),
+    # V-Dem starts in 1789; the four categories are 0..3.
+    rules=(Range("year", 1789, 2100), Range("regime", 0, 3)),
+)  # fmt: skip
 
 SOURCE = SourceSpec(
     name="political_regimes",
@@ -100,7 +116,9 @@ def _decode(body: bytes, url: str) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceFormatError(f"{url}: not UTF-8 text ({exc}); {len(body)} bytes") from exc
+        line = body[: exc.start].count(b"\n") + 1
+        raise SourceFormatError(f"{url}: not UTF-8 text (line {line}: {exc}); {len(body)} bytes. The payload is "
+                                "kept in raw for inspection.") from exc  # fmt: skip
 
 
 def _check_header(header: list[str] | None, url: str) -> None:
@@ -115,11 +133,11 @@ def _check_header(header: list[str] | None, url: str) -> None:
         )
 
 
-def _as_int(text: str, what: str, url: str, line: int) -> int:
+def _as_int(text: str, what: str, line: int) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise SourceFormatError(f"{url} line {line}: {what} {text!r} is not an integer") from None
+        raise ValueError(f"line {line}: {what} {text!r} is not an integer") from None
 
 
 def iso3_for(code: str) -> str | None:
@@ -132,11 +150,42 @@ def iso3_for(code: str) -> str | None:
     return code
 
 
+def _identify(fields: list[str]) -> tuple[str, int] | None:
+    """The country-year a row of the wrong shape names, if its code and year can be read."""
+    if len(fields) < 3:
+        return None
+    iso3 = iso3_for(fields[1])
+    try:
+        year = int(fields[2].strip())
+    except ValueError:
+        return None
+    return (iso3, year) if iso3 and _ISO3.match(iso3) else None
+
+
 def parse_csv(body: bytes, url: str = POLITICAL_REGIME_URL) -> ParsedBatch:
     """The grapher CSV -> rows (iso3, year, regime, entity_name) for ``core.country_regimes``."""
     reader = csv.reader(io.StringIO(_decode(body, url), newline=""))
-    _check_header(next(reader, None), url)
-    rows: dict[tuple[str, int], tuple] = {}
+    try:
+        _check_header(next(reader, None), url)
+        rows, set_aside, warnings = _read_rows(reader, url)
+    except csv.Error as exc:
+        raise SourceFormatError(f"{url} line {reader.line_num}: not readable as CSV ({exc})") from exc
+    if not rows:
+        example = f"; e.g. {set_aside[0].reason}" if set_aside else ""
+        raise SourceFormatError(f"{url}: no country rows (only a header, only non-ISO entities, or every row "
+                                f"unreadable: {len(set_aside)} set aside{example})")  # fmt: skip
+    # A row set aside without naming its country-year might be any of them: none is marked removed.
+    complete = all(s.entity_key is not None for s in set_aside)
+    rows.sort(key=lambda row: row[:2])  # stable: a key listed twice keeps the file's order
+    return ParsedBatch(rows={COUNTRY_REGIMES.table: rows}, entities=len({row[:2] for row in rows}), warnings=warnings,
+                       complete=complete, set_aside=set_aside)  # fmt: skip
+
+
+def _read_rows(reader, url: str) -> tuple[list[tuple], list[SetAside], list[str]]:
+    rows: list[tuple] = []
+    set_aside: list[SetAside] = []
+    first_line: dict[tuple[str, int], tuple[int, str]] = {}
+    repeated: list[str] = []
     skipped_rows = 0
     skipped_entities: set[str] = set()
     for fields in reader:
@@ -144,38 +193,53 @@ def parse_csv(body: bytes, url: str = POLITICAL_REGIME_URL) -> ParsedBatch:
         if not fields:  # a blank line
             continue
         if len(fields) != 4:
-            raise SourceFormatError(f"{url} line {line}: expected 4 fields, got {len(fields)}: {fields}")
+            key = _identify(fields)
+            if key is None and len(fields) >= 2 and iso3_for(fields[1]) is None:
+                skipped_rows += 1  # a row of an entity this source skips, whatever its shape
+                skipped_entities.add(f"{fields[0].strip()} ({fields[1].strip()})" if fields[1].strip() else fields[0].strip())
+                continue
+            shown = excerpt(fields)
+            set_aside.append(SetAside(COUNTRY_REGIMES.table, record_key(*key) if key else f"line {line}", None, None,
+                                      f"line {line}: expected 4 fields, got {len(fields)}: {shown}", url, key))  # fmt: skip
+            continue
         entity, code, year_text, regime_text = (f.strip() for f in fields)
         iso3 = iso3_for(code)
         if iso3 is None:
             skipped_rows += 1
             skipped_entities.add(f"{entity} ({code})" if code else entity)
             continue
-        if not _ISO3.match(iso3):
-            raise SourceFormatError(
-                f"{url} line {line}: code {code!r} of {entity!r} is neither ISO3 nor OWID_*"
-            )
-        year = _as_int(year_text, "year", url, line)
-        regime = _as_int(regime_text, "regime", url, line)
-        if regime not in REGIME_LABELS:
-            raise SourceFormatError(f"{url} line {line}: regime {regime} of {entity!r} {year} is not in 0..3")
+        try:
+            if not _ISO3.match(iso3):
+                raise ValueError(f"line {line}: code {code!r} of {entity!r} is neither ISO3 nor OWID_*")
+            year = _as_int(year_text, "year", line)
+        except ValueError as exc:  # the row does not say which country-year it is
+            set_aside.append(SetAside(COUNTRY_REGIMES.table, record_key(iso3, year_text), None, None,
+                                      f"unreadable record: {exc}", url))  # fmt: skip
+            continue
         key = (iso3, year)
-        if key in rows:
-            raise SourceFormatError(
-                f"{url} line {line}: {iso3} {year} appears twice ({rows[key][3]!r} and {entity!r}); "
-                "each country-year must have one regime"
-            )
-        rows[key] = (iso3, year, regime, entity or None)
-    if not rows:
-        raise SourceFormatError(f"{url}: no country rows (only a header, or only non-ISO entities)")
+        try:
+            regime = _as_int(regime_text, "regime", line)
+        except ValueError as exc:
+            set_aside.append(SetAside(COUNTRY_REGIMES.table, record_key(*key), "regime", excerpt(regime_text),
+                                      f"unreadable record: {exc}", url, key))  # fmt: skip
+            continue
+        if key in first_line:
+            # Both rows go on: the same values are one row, different values set aside by validation.
+            earlier, earlier_entity = first_line[key]
+            repeated.append(f"{iso3} {year} appears twice ({earlier_entity!r} and {entity!r}, lines {earlier} and {line})")
+        else:
+            first_line[key] = (line, entity)
+        rows.append((iso3, year, regime, entity or None))
     warnings = []
     if skipped_rows:
         warnings.append(
             f"skipped {skipped_rows} rows of {len(skipped_entities)} entities without an ISO3 code "
             f"(historical OWID_* entities or an empty code): {', '.join(sorted(skipped_entities))}"
         )
-    return ParsedBatch(rows={COUNTRY_REGIMES.table: [rows[k] for k in sorted(rows)]}, entities=len(rows),
-                       warnings=warnings)  # fmt: skip
+    if repeated:
+        warnings.append(f"{len(repeated)} country-years listed more than once (each country-year must have one "
+                        f"regime; different values are set aside): {'; '.join(repeated[:10])}")  # fmt: skip
+    return rows, set_aside, warnings
 
 
 def parse(payloads: Iterable[RawPayload], cursor: dict | None = None) -> ParsedBatch:
