@@ -115,8 +115,9 @@ def page_body(records: list[dict]) -> bytes:
 
 
 def pages(records: list[dict], limit: int) -> list[list[dict]]:
-    """Split into pages of ``limit`` as the API would; a full last page is followed by an empty one."""
-    ordered = sorted(records, key=lambda r: r["id"])
+    """Split into pages of ``limit`` as the API would; a full last page is followed by an empty one.
+    Records without an integer id (hostile ones) come first, in the order given."""
+    ordered = sorted(records, key=lambda r: r["id"] if isinstance(r, dict) and type(r.get("id")) is int else -1)
     chunks = [ordered[i : i + limit] for i in range(0, len(ordered), limit)]
     if not chunks or len(chunks[-1]) == limit:
         chunks.append([])

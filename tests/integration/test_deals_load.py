@@ -196,6 +196,32 @@ def test_worldbank_incremental_cursor_and_scope(warehouse, replay, monkeypatch):
     assert hosting == [("worldbank_contracts", "worldbank_contracts:1700004", "Government of Kenya")]
 
 
+def test_worldbank_cursor_stuck_in_the_future_is_repaired_by_a_full_read(warehouse, replay, monkeypatch, caplog):
+    """Before dates were checked, one contract "signed" 9999-12-31 became the cursor and every later
+    run asked for contracts signed after 9997-12-31: nothing, forever. Such a cursor forces a full read,
+    and a future date never becomes the cursor again."""
+    monkeypatch.setattr(worldbank_contracts, "PAGE_SIZE", 4)
+    replay("wb-1", lambda root: fx.write_worldbank_replay(root, fx.WB_ROWS, page_size=4))
+    load_source("worldbank_contracts")
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("""UPDATE ops.source_cursors SET cursor = '{"max_signing_date": "9999-12-31"}'
+                         WHERE source = 'worldbank_contracts'""")  # fmt: skip
+    newer = fx.wb_row("1700009", "2021-06-01", "ZTE CORPORATION", "China", "NATIONAL ID CARD PERSONALISATION SYSTEM",
+                      "Ethiopia", "ET", 4000000)  # fmt: skip
+    future = fx.wb_row("1700011", "9999-12-31", "HUAWEI INTERNATIONAL CO. LIMITED", "China",
+                       "GOVERNMENT DATA CENTER", "Ghana", "GH", 1000000)  # fmt: skip
+    # everything again: the pages without a signing-date filter (a since= read would find no file)
+    replay("wb-2", lambda root: fx.write_worldbank_replay(root, [*fx.WB_ROWS, newer, future], page_size=4))
+    summary = load_source("worldbank_contracts")
+    assert (summary.status, summary.added) == ("succeeded", 1)
+    assert "max_signing_date 9999-12-31 is ahead of today" in caplog.text
+    assert scalar(warehouse, "SELECT cursor FROM ops.source_cursors WHERE source = 'worldbank_contracts'") == {
+        "max_signing_date": "2021-06-01"}
+    assert query(warehouse, "SELECT record_key, field FROM analyst.quarantined_records WHERE run_id = %s",
+                 (summary.run_id,)) == [("worldbank_contracts|1700011", "signing_date")]  # fmt: skip
+    assert worldbank_contracts.query_start({"max_signing_date": "2021-06-01"}).isoformat() == "2019-06-02"
+
+
 # -- GDELT: leads linked to the deals in the warehouse -----------------------------------------------
 def test_gdelt_leads_are_linked_to_loaded_deals(warehouse, replay, monkeypatch):
     load_aiddata(replay, fx.RELEASE_V1)

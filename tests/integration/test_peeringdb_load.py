@@ -257,3 +257,29 @@ def test_risk_engine_flags_cloud_regions_and_data_centres(warehouse, replay, tmp
     assert "cloud_region Alibaba Cloud|me-east-1|Dubai PRC_OWNER" in flags
     assert "data_centre 103 PRC_OWNER" not in flags and "cloud_region Alibaba Cloud|cn-beijing|Beijing PRC_OWNER" not in flags
     assert not any(key.startswith(("data_centre 104 ", "cloud_region Google Cloud")) for key in flags)
+
+
+def test_a_cursor_stuck_in_year_9999_is_repaired_by_a_complete_read(warehouse, replay, caplog):
+    """Before stamps were checked, one facility ``updated`` in 9999 became the cursor: every since=
+    read came back empty and the 28-day complete read never came. Such a cursor forces one now."""
+    replay("complete", pf.FACILITIES_V1, pf.ORGANISATIONS_V1)
+    load()
+    year_9999 = ts("9999-12-31T00:00:00Z")
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("UPDATE ops.source_cursors SET cursor = %s WHERE source = 'peeringdb'",
+                     (psycopg.types.json.Jsonb({"since": {"fac": year_9999, "org": year_9999},
+                                                "full_refresh_at": year_9999}),))  # fmt: skip
+    changed_facilities, changed_organisations = pf.changes_v2()
+    facilities = pf.apply_changes(pf.FACILITIES_V1, changed_facilities)
+    organisations = pf.apply_changes(pf.ORGANISATIONS_V1, changed_organisations)
+    stuck = {**facilities[0], "updated": "9999-12-31T00:00:00Z"}  # the record that did it, still there
+    replay("repair", [stuck, *facilities[1:]], organisations)  # complete pages only: a since= read would fail
+    summary = load()
+    assert summary.status == "succeeded" and "since" not in "".join(
+        u for (u,) in query(warehouse, "SELECT url FROM raw.http_responses WHERE run_id = %s", (summary.run_id,)))
+    assert "the stored cursor looks wrong (since of /api/org is 9999-12-31 00:00 UTC, ahead of now" in caplog.text
+    assert cursor(warehouse) == {"since": {"fac": ts("2026-09-05T09:00:00Z") - 3600,
+                                           "org": ts("2026-09-05T06:30:00Z") - 3600},
+                                 "full_refresh_at": ts("2026-09-05T09:00:00Z")}  # fmt: skip
+    assert query(warehouse, "SELECT record_key, field FROM analyst.quarantined_records WHERE run_id = %s",
+                 (summary.run_id,)) == [("101", "updated")]  # fmt: skip

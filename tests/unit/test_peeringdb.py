@@ -7,17 +7,19 @@ Waits go through an injected ``sleep`` that only records, so nothing actually wa
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dsrwatch.fetching import Fetcher
 from dsrwatch.sources import peeringdb
-from dsrwatch.sources.base import SourceFormatError
+from dsrwatch.sources.base import NotAfterFetch, Range, SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
 
 from helpers import peeringdb_fixtures as pf
@@ -114,12 +116,13 @@ def test_incremental_read_lists_deleted_facilities_apart_from_rows():
 
 def test_incremental_cursor_never_moves_back():
     cursor = {"since": {"fac": 1_900_000_000, "org": 1_900_000_000}, "full_refresh_at": 1_900_000_000}
+    now = datetime.fromtimestamp(1_900_086_400, UTC)  # a day after the cursor
     old = [pf.fac(1, 9, "Old Org", "Old DC", "Paris", "FR", None, None, "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z")]
-    batch = peeringdb.parse(payloads(old, [], since=cursor["since"]), cursor)
-    assert batch.cursor["since"] == cursor["since"]
-    # nothing changed at all: the same cursor again
-    empty = peeringdb.parse(payloads([], [], since=cursor["since"]), cursor)
-    assert empty.cursor == cursor and empty.rows["core.peeringdb_facilities"] == []
+    batch = peeringdb.parse(payloads(old, [], since=cursor["since"]), cursor, now=now)
+    assert batch.cursor == cursor
+    # nothing came back at all: the same cursor again, noting since when reads have been empty
+    empty = peeringdb.parse(payloads([], [], since=cursor["since"]), cursor, now=now)
+    assert empty.cursor == {**cursor, "empty_since": 1_900_086_400} and empty.rows["core.peeringdb_facilities"] == []
 
 
 def test_records_neither_ok_nor_deleted_count_as_removed_with_a_warning():
@@ -164,11 +167,203 @@ def test_mixing_complete_and_incremental_pages_is_an_error():
 @pytest.mark.parametrize(
     ("body", "message"),
     [(b'{"data": [{"id": 1}]', "not valid JSON"), (b'{"error": "x"}', "with a 'data' list"),
-     (b'{"data": [{"id": 1, "status": "ok"}]}', r"missing field\(s\) \['updated'\]")],
+     (b"<html><body>502 Bad Gateway</body></html>", "not valid JSON"), (b"", "not valid JSON"),
+     (b'[{"id": 1}]', "with a 'data' list"), (b'{"data": {"id": 1}}', "with a 'data' list")],
 )  # fmt: skip
-def test_schema_drift_names_the_page(body, message):
-    with pytest.raises(SourceFormatError, match=message):
-        peeringdb.records(body, "https://www.peeringdb.com/api/fac?depth=0")
+def test_an_unreadable_page_names_it(body, message):
+    url = "https://www.peeringdb.com/api/fac?depth=0"
+    with pytest.raises(SourceFormatError, match=message) as raised:
+        peeringdb.records(body, url)
+    assert url in str(raised.value)
+    run = [p for p in payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1) if "/api/fac" not in p.url]
+    with pytest.raises(SourceFormatError, match=message):  # the whole run fails
+        peeringdb.parse([*run, RawPayload(pf.page_url("fac", None, 0, LIMIT), body)])
+
+
+def test_a_record_missing_a_field_is_set_aside_and_the_rest_loads():
+    # It used to fail the whole run ("missing field(s) ['updated']"); now the record alone is kept out.
+    broken = {k: v for k, v in pf.FACILITIES_V1[0].items() if k != "updated"}
+    batch = peeringdb.parse(payloads([broken, *pf.FACILITIES_V1[1:]], pf.ORGANISATIONS_V1))
+    assert sorted(facility_rows(batch)) == [102, 103, 104, 105, 106, 107]
+    (record,) = batch.set_aside
+    assert (record.table, record.record_key, record.entity_key) == ("core.peeringdb_facilities", "101", (101,))
+    assert re.search(r"unreadable record: SourceFormatError: .*/api/fac\?depth=0&limit=3&skip=0: record is missing "
+                     r"field\(s\) \['updated'\]", record.reason)  # fmt: skip
+    assert record.url == pf.page_url("fac", None, 0, LIMIT)
+
+
+def _edit(record: dict, **changes) -> dict:
+    return {**record, **changes}
+
+
+FAC = pf.FACILITIES_V1[0]  # facility 101
+
+
+@pytest.mark.parametrize(
+    ("broken", "key", "reason"),
+    [([1, 2, 3], "/api/fac #0", r"expected an object per record, got list"),
+     ("facility", "/api/fac #0", r"expected an object per record, got str"),
+     (_edit(FAC, id="one-oh-one"), "one-oh-one", r"id is 'one-oh-one', expected an integer"),
+     (_edit(FAC, id=None), "/api/fac #0", r"record id None is not an integer"),
+     (_edit(FAC, name={"en": "Frankfurt"}), "101", r"TypeError: name is .*expected text"),
+     (_edit(FAC, latitude="east"), "101", r"ValueError: latitude is 'east', expected a number"),
+     (_edit(FAC, latitude=[50.1]), "101", r"TypeError: latitude is .*expected a number"),
+     (_edit(FAC, org_id="2001x"), "101", r"org_id is '2001x', expected an integer"),
+     (_edit(FAC, updated="last Tuesday"), "101", r"updated is 'last Tuesday', expected an ISO 8601 timestamp"),
+     (_edit(FAC, created=20230301), "101", r"TypeError: created is 20230301, expected an ISO 8601 timestamp"),
+     (_edit(FAC, status=["ok"]), "101", r"TypeError: status is .*expected text"),
+     # an operator's name becomes an organisation's key: refused once, here, not once per table it reaches
+     (_edit(FAC, org_name="China\x00Mobile"), "101", r"ValueError: org_name 'China\\x00Mobile' contains a NUL byte"),
+     (_edit(FAC, org_name="C" * 10_000), "101", r"org_name is 10000 bytes long, at most 1000 allowed")],
+)  # fmt: skip
+def test_an_unreadable_facility_is_set_aside_with_the_reason(broken, key, reason):
+    batch = peeringdb.parse(payloads([broken, *pf.FACILITIES_V1[1:]], pf.ORGANISATIONS_V1))
+    (record,) = batch.set_aside
+    assert record.record_key == key and record.field is None and record.table == "core.peeringdb_facilities"
+    assert re.search(reason, record.reason), record.reason
+    assert record.reason.startswith("unreadable record: ")
+    assert 102 in facility_rows(batch) and len(facility_rows(batch)) == 6  # the rest loads
+
+
+def test_an_unreadable_organisation_is_set_aside_without_naming_a_facility():
+    broken = _edit(pf.ORGANISATIONS_V1[0], name=["China Mobile"])
+    batch = peeringdb.parse(payloads(pf.FACILITIES_V1, [broken, *pf.ORGANISATIONS_V1[1:]]))
+    (record,) = batch.set_aside
+    assert (record.table, record.record_key, record.entity_key) == ("core.peeringdb_organisations", "2001", None)
+    assert len(batch.rows["core.peeringdb_organisations"]) == 7 and len(facility_rows(batch)) == 7
+
+
+def test_a_complete_read_with_a_record_that_cannot_be_kept_removes_nothing_for_being_absent():
+    # a facility set aside under its id is kept by validation: the read stays complete
+    kept = peeringdb.parse(payloads([_edit(FAC, latitude="east"), *pf.FACILITIES_V1[1:]], pf.ORGANISATIONS_V1))
+    assert kept.complete
+    # an organisation, or a facility without a readable id, could be any absent row
+    for facilities, organisations in [([_edit(FAC, id="x"), *pf.FACILITIES_V1[1:]], pf.ORGANISATIONS_V1),
+                                      (pf.FACILITIES_V1, [_edit(pf.ORGANISATIONS_V1[0], name=[1]),
+                                                          *pf.ORGANISATIONS_V1[1:]])]:  # fmt: skip
+        batch = peeringdb.parse(payloads(facilities, organisations))
+        assert not batch.complete
+        assert batch.deleted_keys == {"core.peeringdb_facilities": [], "core.peeringdb_organisations": []}
+        assert any("nothing is marked removed for being absent this time" in w for w in batch.warnings)
+        # the fetch was complete all the same: the cursor starts afresh, full_refresh_at moves on
+        assert batch.cursor["full_refresh_at"] == ts(pf.V1_NEWEST["fac"])
+
+
+def test_nan_and_out_of_range_coordinates_reach_the_declared_rules():
+    """The parser passes NaN and 999 on; validation rejects them naming the field (see tests/hostile)."""
+    body = pf.page_body([_edit(FAC, latitude=999), *pf.FACILITIES_V1[1:3]]).replace(b"999", b"NaN")
+    run = [p for p in payloads(pf.FACILITIES_V1, pf.ORGANISATIONS_V1) if "/api/fac" not in p.url or "skip=0" not in p.url]
+    batch = peeringdb.parse([*run, RawPayload(pf.page_url("fac", None, 0, LIMIT), body)])
+    assert math.isnan(facility_rows(batch)[101]["latitude"]) and batch.set_aside == []
+    rules = peeringdb.FACILITIES.rules
+    assert Range("latitude", -90, 90) in rules and Range("longitude", -180, 180) in rules
+    assert {r.column for r in rules if isinstance(r, NotAfterFetch)} == {"created", "updated"}
+    assert {r.column for r in peeringdb.PEERINGDB_ORGANISATIONS.rules} == {"created", "updated"}
+
+
+def test_the_same_id_twice_with_the_same_updated_but_different_content_is_set_aside():
+    twin = _edit(FAC, name="China Mobile International - Frankfurt DC 2")
+    pages = [RawPayload(pf.page_url("fac", None, 0, 2), pf.page_body([FAC, pf.FACILITIES_V1[1]])),
+             RawPayload(pf.page_url("fac", None, 2, 2), pf.page_body([twin])),
+             RawPayload(pf.page_url("org", None, 0, 2), pf.page_body([]))]  # fmt: skip
+    batch = peeringdb.parse(pages)
+    (record,) = batch.set_aside
+    assert (record.record_key, record.entity_key) == ("101", (101,))
+    assert record.reason.startswith("the source lists this key twice with different values")
+    assert sorted(facility_rows(batch)) == [102]
+    # the very same record twice is one record
+    same = [RawPayload(pf.page_url("fac", None, 0, 2), pf.page_body([FAC, pf.FACILITIES_V1[1]])),
+            RawPayload(pf.page_url("fac", None, 2, 2), pf.page_body([FAC])), pages[2]]  # fmt: skip
+    assert sorted(facility_rows(peeringdb.parse(same))) == [101, 102] and peeringdb.parse(same).set_aside == []
+
+
+# -- trusted cursors ------------------------------------------------------------------------------
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_a_future_updated_is_set_aside_and_never_becomes_the_cursor():
+    future = _edit(pf.FACILITIES_V1[3], updated="9999-12-31T00:00:00Z")  # facility 104
+    batch = peeringdb.parse(payloads([*pf.FACILITIES_V1[:3], future, *pf.FACILITIES_V1[4:]], pf.ORGANISATIONS_V1),
+                            now=NOW)  # fmt: skip
+    (record,) = batch.set_aside
+    assert (record.record_key, record.field, record.entity_key) == ("104", "updated", (104,))
+    assert record.value == "9999-12-31T00:00:00Z" and record.reason == "in the future (after 2026-12-02 12:00 UTC)"
+    assert 104 not in facility_rows(batch)
+    assert batch.cursor == {"since": {"fac": ts(pf.V1_NEWEST["fac"]) - 3600, "org": ts(pf.V1_NEWEST["org"]) - 3600},
+                            "full_refresh_at": ts(pf.V1_NEWEST["fac"])}  # fmt: skip
+    # within the margin (a clock a day ahead) it is trusted, and the cursor follows it
+    ahead = _edit(future, updated="2026-12-01T12:00:00Z")
+    batch = peeringdb.parse(payloads([*pf.FACILITIES_V1[:3], ahead, *pf.FACILITIES_V1[4:]], pf.ORGANISATIONS_V1),
+                            now=NOW)  # fmt: skip
+    assert batch.set_aside == [] and batch.cursor["since"]["fac"] == ts("2026-12-01T12:00:00Z") - 3600
+    assert batch.cursor["full_refresh_at"] == int(NOW.timestamp())  # never after now
+
+
+def test_a_deleted_record_dated_in_the_future_is_not_a_deletion():
+    since = {"fac": ts("2026-09-01T00:00:00Z"), "org": ts("2026-09-01T00:00:00Z")}
+    cursor = {"since": since, "full_refresh_at": ts("2026-09-01T00:00:00Z")}
+    gone = _edit(pf.FACILITIES_V1[0], status="deleted", updated="3000-01-01T00:00:00Z")
+    batch = peeringdb.parse(payloads([gone, pf.FACILITIES_V1[1]], [], since=since), cursor, now=NOW)
+    assert batch.deleted_keys["core.peeringdb_facilities"] == []
+    assert [r.record_key for r in batch.set_aside] == ["101"]
+    assert batch.cursor["since"]["fac"] == ts(pf.FACILITIES_V1[1]["updated"]) - 3600
+
+
+def test_a_previous_cursor_ahead_of_now_is_dropped_not_kept():
+    since = {"fac": ts("2026-09-01T00:00:00Z"), "org": ts("2026-09-01T00:00:00Z")}
+    bad = {"since": {"fac": 253_402_214_400, "org": since["org"]}, "full_refresh_at": 253_402_214_400}
+    batch = peeringdb.parse(payloads([pf.FACILITIES_V1[1]], [], since=since), bad, now=NOW)
+    assert batch.cursor == {"since": {"fac": ts(pf.FACILITIES_V1[1]["updated"]) - 3600, "org": since["org"]},
+                            "full_refresh_at": None}  # fmt: skip
+    assert peeringdb.fetch_plan(batch.cursor, NOW.timestamp()) == {"org": None, "fac": None}  # a complete read next
+
+
+def test_the_cursor_never_moves_past_now_plus_the_margin():
+    stamps = {"fac": datetime(2026, 12, 2, 11, 0, tzinfo=UTC), "org": None}
+    cursor = peeringdb.next_cursor(None, stamps, True, NOW)
+    assert cursor["since"]["fac"] <= int((NOW + peeringdb.CLOCK_MARGIN).timestamp())
+    assert cursor["full_refresh_at"] == int(NOW.timestamp())
+    # even if a caller hands it a stamp beyond the margin
+    far = peeringdb.next_cursor(None, {"fac": datetime(9999, 1, 1, tzinfo=UTC), "org": None}, True, NOW)
+    assert far["since"]["fac"] == int((NOW + peeringdb.CLOCK_MARGIN).timestamp())
+    assert far["full_refresh_at"] == int(NOW.timestamp())
+
+
+def test_empty_since_reads_are_tracked_and_cleared():
+    since = {"fac": ts("2026-11-01T00:00:00Z"), "org": ts("2026-11-01T00:00:00Z")}
+    cursor = {"since": since, "full_refresh_at": ts("2026-11-10T00:00:00Z")}
+    first = peeringdb.parse(payloads([], [], since=since), cursor, now=NOW)
+    assert first.cursor["empty_since"] == int(NOW.timestamp())
+    later = peeringdb.parse(payloads([], [], since=since), first.cursor, now=NOW + timedelta(days=3))
+    assert later.cursor["empty_since"] == int(NOW.timestamp())  # since the first empty read
+    back = peeringdb.parse(payloads([pf.FACILITIES_V1[1]], [], since=since), later.cursor, now=NOW)
+    assert "empty_since" not in back.cursor
+
+
+def test_fetch_plan_reads_everything_again_when_the_stored_cursor_looks_wrong(caplog):
+    now = NOW.timestamp()
+    fresh = {"since": {"fac": int(now) - 86_400, "org": int(now) - 90_000}, "full_refresh_at": int(now) - 86_400}
+    caplog.set_level(logging.WARNING, logger="dsrwatch.sources.peeringdb")
+    assert peeringdb.fetch_plan(fresh, now) == {"org": int(now) - 90_000, "fac": int(now) - 86_400}
+    assert caplog.records == []
+    year_9999 = 253_402_214_400
+    for cursor, why in [
+        ({**fresh, "since": {**fresh["since"], "fac": year_9999}}, r"since of /api/fac is 9999-12-31 00:00 UTC, ahead of now"),
+        ({**fresh, "full_refresh_at": year_9999}, r"full_refresh_at is 9999-12-31 00:00 UTC, ahead of now"),
+        ({**fresh, "empty_since": int(now) - 29 * 86_400}, r"since= reads have returned no record at all for 29 days, "
+                                                          r"longer than the 28-day full-refresh period"),
+        ({**fresh, "since": {"fac": "soon", "org": 1}}, r"since of /api/fac is 'soon', not a unix time"),
+        ({**fresh, "since": [1, 2]}, r"it is not of the form"),
+    ]:  # fmt: skip
+        caplog.clear()
+        assert peeringdb.fetch_plan(cursor, now) == {"org": None, "fac": None}, why
+        (warning,) = caplog.records
+        assert re.search(r"peeringdb: the stored cursor looks wrong \(" + why, warning.getMessage()), warning.getMessage()
+        assert warning.getMessage().endswith("reading everything again")
+    # empty reads for less than the full-refresh period are not yet suspicious
+    caplog.clear()
+    assert peeringdb.fetch_plan({**fresh, "empty_since": int(now) - 3 * 86_400}, now)["fac"] == int(now) - 86_400
+    assert caplog.records == []
 
 
 # -- fetch plan and URLs ----------------------------------------------------------------------------

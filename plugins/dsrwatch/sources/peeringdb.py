@@ -8,11 +8,26 @@ everything and is a complete batch, so missing rows are marked removed. Later ru
 ``since=<unix seconds>``: PeeringDB then returns every object changed since, deleted ones included
 with ``status: "deleted"``; those go to ``deleted_keys`` and the batch is not complete.
 
-The cursor (``ops.source_cursors``) is ``{"since": {"fac": ts, "org": ts}, "full_refresh_at": ts}``.
+The cursor (``ops.source_cursors``) is ``{"since": {"fac": ts, "org": ts}, "full_refresh_at": ts}``,
+plus ``"empty_since": ts`` while ``since=`` reads return nothing at all.
 A parser sees payloads, not fetch times, so the next ``since`` is the newest ``updated`` stamp the
 run received minus ``SINCE_OVERLAP_SECONDS``, and never earlier than the previous one. Those stamps
 are PeeringDB's own clock (no skew with ours), and the overlap is longer than a full fetch lasts,
 so an object changed while its page was already read is fetched again next time.
+
+A cursor comes only from trusted stamps. A record ``updated`` later than now + ``CLOCK_MARGIN`` is
+set aside (it would drag ``since`` past every later change, and ``full_refresh_at`` past every
+later complete read); the cursor never moves past now + ``CLOCK_MARGIN``; and a stored cursor that
+looks wrong - ahead of now, malformed, or ``since=`` reads that have returned nothing for longer
+than ``FULL_REFRESH_DAYS`` - is ignored with a warning: the run reads everything again.
+
+Records: a record the parser cannot read (not an object, a missing field, an id or coordinate
+that does not convert, text where an object is) is set aside with the reason, and the rest of the
+run loads; the same id twice with the same ``updated`` but different content is set aside too.
+A facility set aside keeps its previous version. A set-aside record that cannot be tied to a
+facility (no readable id, or an organisation) could be any row absent from the read, so a complete
+read with one removes only what it lists as deleted, like a ``since=`` read (a warning says so).
+A page that is not a JSON object with a ``data`` list fails the run.
 
 Which facilities matter is decided in SQL (``analyst.data_centres``): every facility and
 organisation is kept, the operator's name resolves through ``core.organisation_aliases``, so a
@@ -34,12 +49,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from dsrwatch import config
 from dsrwatch.fetching import FetchedResponse, Fetcher
@@ -50,14 +66,20 @@ from dsrwatch.sources.base import (
     ORGANISATIONS,
     ChangeGuard,
     MaxNullFraction,
+    NotAfterFetch,
     OrganisationCollector,
     ParsedBatch,
+    Range,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
+    excerpt,
     load_json,
     require,
+    set_aside_on_error,
 )
+from dsrwatch.validation import MAX_KEY_BYTES
 from dsrwatch.warehouse.loading import EntityTable
 from dsrwatch.warehouse.raw import RawPayload
 
@@ -70,6 +92,8 @@ PAGE_SIZE = 500  # PeeringDB asks for fewer, larger queries; 500 facilities are 
 MAX_PAGES = 1_000
 SINCE_OVERLAP_SECONDS = 3_600
 FULL_REFRESH_DAYS = 28  # a complete read now and then also catches anything an incremental run cannot
+# A stamp later than now + this is not trusted (NotAfterFetch's margin): clocks differ a little, not by days.
+CLOCK_MARGIN = timedelta(days=2)
 CONNECTION_ID = "peeringdb"
 ANONYMOUS_DELAY = 3.0  # 20 requests/min
 KEYED_DELAY = 2.0  # 40 requests/min allowed; PeeringDB asks for at least two seconds between queries
@@ -81,13 +105,17 @@ FACILITIES = EntityTable(
     key=("facility_id",),
     columns=("org_id", "org_name", "name", "city", "country_iso2", "country_iso3", "latitude", "longitude",
              "created", "updated", "status", "operator_organisation_id"),
+    rules=(Range("latitude", -90, 90), Range("longitude", -180, 180), NotAfterFetch("created"),
+           NotAfterFetch("updated")),
 )  # fmt: skip
 PEERINGDB_ORGANISATIONS = EntityTable(
     "core.peeringdb_organisations",
     key=("org_id",),
     columns=("name", "aka", "name_long", "website", "city", "country_iso2", "country_iso3", "created", "updated",
              "status"),
+    rules=(NotAfterFetch("created"), NotAfterFetch("updated")),
 )  # fmt: skip
+TABLES = {"fac": FACILITIES, "org": PEERINGDB_ORGANISATIONS}
 
 SOURCE = SourceSpec(
     name="peeringdb",
@@ -152,14 +180,49 @@ def api_key() -> str | None:
 
 
 # -- fetch -------------------------------------------------------------------------------------
+def _shown(value: object) -> str:
+    """A value as a message quotes it: repr, cut short."""
+    return excerpt(repr(value)) or ""
+
+
+def _stamp_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def distrust(cursor: dict, now: float) -> str | None:
+    """Why a stored cursor cannot be trusted (so the run reads everything again), or None."""
+    if not isinstance(cursor, dict) or not isinstance(cursor.get("since") or {}, dict):
+        return f"it is not of the form {{'since': {{...}}, 'full_refresh_at': ...}}: {_shown(cursor)}"
+    limit = now + CLOCK_MARGIN.total_seconds()
+    stamps = [(f"since of /api/{e}", (cursor.get("since") or {}).get(e)) for e in ENDPOINTS]
+    stamps += [("full_refresh_at", cursor.get("full_refresh_at")), ("empty_since", cursor.get("empty_since"))]
+    for what, value in stamps:
+        if value is None:
+            continue
+        if not _stamp_number(value):
+            return f"{what} is {_shown(value)}, not a unix time"
+        if value > limit:
+            return (f"{what} is {datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M} UTC, ahead of now "
+                    f"({datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M} UTC) + {CLOCK_MARGIN.days} days")  # fmt: skip
+    empty_since = cursor.get("empty_since")
+    if empty_since is not None and now - empty_since > FULL_REFRESH_DAYS * 86_400:
+        return (f"since= reads have returned no record at all for {(now - empty_since) / 86_400:.0f} days, longer "
+                f"than the {FULL_REFRESH_DAYS}-day full-refresh period")  # fmt: skip
+    return None
+
+
 def fetch_plan(cursor: dict | None, now: float | None = None) -> dict[str, int | None]:
     """``since`` per endpoint for this run; None everywhere means a complete read."""
     full = dict.fromkeys(ENDPOINTS)
     if not cursor:
         return full
+    now = time.time() if now is None else now
+    problem = distrust(cursor, now)
+    if problem:
+        log.warning("peeringdb: the stored cursor looks wrong (%s); reading everything again", problem)
+        return full
     since = cursor.get("since") or {}
     refreshed = cursor.get("full_refresh_at")
-    now = time.time() if now is None else now
     if refreshed is None or now - refreshed > FULL_REFRESH_DAYS * 86_400:
         return full
     if any(since.get(endpoint) is None for endpoint in ENDPOINTS):
@@ -177,15 +240,13 @@ def page_params(since: int | None, skip: int, limit: int | None = None) -> dict[
     return params
 
 
-def records(body: bytes, url: str) -> list[dict]:
-    """The ``data`` list of one page, each record checked for the fields every object has."""
+def records(body: bytes, url: str) -> list:
+    """The ``data`` list of one page. A page that is not ``{"data": [...]}`` is unreadable as a
+    whole (an error page, a truncated body): SourceFormatError. Its records are read one by one
+    in ``parse``, where one that cannot be read is set aside."""
     doc = load_json(body, url)
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise SourceFormatError(f"{url}: expected a JSON object with a 'data' list")
-    for record in doc["data"]:
-        if not isinstance(record, dict):
-            raise SourceFormatError(f"{url}: expected an object per record, got {type(record).__name__}")
-        require(record, ("id", "status", "updated"), url)
     return doc["data"]
 
 
@@ -226,17 +287,59 @@ def _endpoint_and_query(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _int(value: object) -> int | None:
+    """A query-string number (lenient: None when absent or not a number)."""
     try:
         return int(value) if value is not None and str(value).strip() else None
     except ValueError:
         return None
 
 
-def _float(value: object) -> float | None:
-    try:
-        return float(value) if value is not None and str(value).strip() else None
-    except ValueError:
+def _as_int(value: object, field: str) -> int | None:
+    """A record's integer field: None when absent; anything else that is not an integer is unreadable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise TypeError(f"{field} is {_shown(value)}, expected an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{field} is {value!r}, expected an integer")
+    try:
+        return int(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise ValueError(f"{field} is {_shown(value)}, expected an integer") from None
+
+
+def _as_float(value: object, field: str) -> float | None:
+    """A record's number (coordinates): None when absent; NaN and infinity are returned as they are, for
+    the declared rules to reject with the field named; text that is not a number is unreadable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{field} is {_shown(value)}, expected a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{field} is {_shown(value)}, expected a number") from None
+
+
+def _text(record: dict, field: str) -> str | None:
+    """A record's text field, whitespace collapsed; an object or list where text belongs is unreadable."""
+    value = record.get(field)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise TypeError(f"{field} is {_shown(value)}, expected text")
+    return clean_text(value)
+
+
+def _organisation_name(record: dict, field: str) -> str | None:
+    """A name that is resolved to an organisation becomes a key of the shared organisation tables: a
+    NUL byte or a name too long for a key makes the record unreadable (one record set aside, not one
+    per table the name would reach)."""
+    name = _text(record, field)
+    if name and "\x00" in name:
+        raise ValueError(f"{field} {_shown(name)} contains a NUL byte")
+    if name and len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise ValueError(f"{field} is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, at most "
+                         f"{MAX_KEY_BYTES} allowed for an organisation's name")  # fmt: skip
+    return name
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -248,6 +351,18 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def _as_stamp(value: object, field: str) -> datetime | None:
+    """A record's timestamp: None when absent; one that is not an ISO 8601 time with a zone is unreadable."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{field} is {_shown(value)}, expected an ISO 8601 timestamp")
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ValueError(f"{field} is {_shown(value)}, expected an ISO 8601 timestamp with a time zone")
+    return parsed
 
 
 def iso3_of(iso2: str | None) -> str | None:
@@ -278,38 +393,83 @@ def _check_pages(endpoint: str, pages: list[tuple[dict[str, str], list[dict], st
     return _int(since) if since is not None else None
 
 
-def _newest(records_: list[dict], what: str, warnings: list[str]) -> dict[int, dict]:
-    """One record per id; the same id twice (a page boundary moved) keeps the latest version."""
-    by_id: dict[int, dict] = {}
+def _record_id(record: dict, url: str) -> int:
+    """The id of a readable record: an object with the fields every object has, and an integer id."""
+    if not isinstance(record, dict):
+        raise TypeError(f"expected an object per record, got {type(record).__name__}")
+    require(record, ("id", "status", "updated"), url)
+    record_id = _as_int(record["id"], "id")
+    if record_id is None:
+        raise ValueError(f"record id {_shown(record['id'])} is not an integer")
+    return record_id
+
+
+def _key_of(record: object, fallback: str) -> str:
+    """What to file a set-aside record under: its id when it has a usable one."""
+    record_id = record.get("id") if isinstance(record, dict) else None
+    if isinstance(record_id, int | str) and not isinstance(record_id, bool) and str(record_id).strip():
+        return str(record_id)
+    return fallback
+
+
+def _entity_of(endpoint: str, record: object) -> tuple | None:
+    """The facility a set-aside record names (it keeps its previous version). Organisations are not
+    the run's main entity, and validation.screen keeps only main entities the parser set aside; passing
+    an organisation id would keep (and drop) the facility with the same number instead. ``parse``
+    keeps the others from being removed by not treating the read as complete."""
+    if endpoint != "fac" or not isinstance(record, dict):
+        return None
+    try:
+        record_id = _as_int(record.get("id"), "id")
+    except (TypeError, ValueError):
+        return None
+    return (record_id,) if record_id is not None else None
+
+
+def _readable(endpoint: str, pages: list[tuple[dict[str, str], list, str]], warnings: list[str],
+              set_aside: list[SetAside]) -> dict[int, tuple[dict, str]]:  # fmt: skip
+    """One readable record per id, with its page's URL; the others are set aside.
+
+    The same id twice (a page boundary moved between requests) keeps the version with the later
+    ``updated``; two different versions with the same ``updated`` contradict each other: set aside."""
+    table = TABLES[endpoint].table
+    versions: dict[int, list[tuple[dict, str]]] = {}
+    for query, data, url in sorted(pages, key=lambda p: _int(p[0].get("skip")) or 0):
+        skip = _int(query.get("skip")) or 0
+        for position, record in enumerate(data, start=skip):
+            with set_aside_on_error(set_aside, table, _key_of(record, f"/api/{endpoint} #{position}"), url,
+                                    entity_key=_entity_of(endpoint, record)):  # fmt: skip
+                versions.setdefault(_record_id(record, url), []).append((record, url))
+    by_id: dict[int, tuple[dict, str]] = {}
     conflicts = 0
-    for record in records_:
-        record_id = _int(record["id"])
-        if record_id is None:
-            raise SourceFormatError(f"{what}: record id {record['id']!r} is not an integer")
-        seen = by_id.get(record_id)
-        if seen is None:
-            by_id[record_id] = record
-            continue
-        if seen != record:
+    for record_id, found in versions.items():
+        distinct = list({json.dumps(r, sort_keys=True): (r, u) for r, u in found}.values())
+        if len(distinct) > 1:
+            newest = max(str(r.get("updated") or "") for r, _ in distinct)
+            distinct = [(r, u) for r, u in distinct if str(r.get("updated") or "") == newest]
+            if len(distinct) > 1:
+                set_aside.append(SetAside(table, str(record_id), None, None,
+                                          f"the source lists this key twice with different values (both updated "
+                                          f"{_shown(newest)})", distinct[-1][1], _entity_of(endpoint, distinct[-1][0])))  # fmt: skip
+                continue
             conflicts += 1
-        version = (str(record.get("updated") or ""), json.dumps(record, sort_keys=True))
-        if version > (str(seen.get("updated") or ""), json.dumps(seen, sort_keys=True)):
-            by_id[record_id] = record
+        by_id[record_id] = distinct[0]
     if conflicts:
-        warnings.append(f"{what}: {conflicts} record(s) came twice with different content; kept the latest updated")
+        warnings.append(f"/api/{endpoint}: {conflicts} record(s) came twice with different content; kept the "
+                        "latest updated")  # fmt: skip
     return by_id
 
 
-def _latest_updated(records_: Iterable[dict]) -> int | None:
-    stamps = [parse_timestamp(r.get("updated")) for r in records_]
-    stamps = [s for s in stamps if s is not None]
-    return int(max(stamps).timestamp()) if stamps else None
-
-
 def parse(
-    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None
+    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None,
+    *, now: datetime | None = None,
 ) -> ParsedBatch:
-    """Raw pages of one run -> facility and organisation rows (complete, or incremental with deletions)."""
+    """Raw pages of one run -> facility and organisation rows (complete, or incremental with deletions).
+
+    ``now``: the upper bound for trusted stamps (default: the current UTC time, which for a run
+    loaded just after its fetch is the fetch time); records ``updated`` after ``now`` +
+    ``CLOCK_MARGIN`` are set aside and the cursor never moves past it."""
+    now = datetime.now(UTC) if now is None else now
     pages: dict[str, list] = {endpoint: [] for endpoint in ENDPOINTS}
     for payload in payloads:
         endpoint, query = _endpoint_and_query(payload.url)
@@ -318,67 +478,105 @@ def parse(
     incremental = {s is not None for s in sinces.values()}
     if len(incremental) > 1:
         raise SourceFormatError(f"run mixes complete and incremental reads: since per endpoint {sinces}")
-    complete = incremental == {False}
+    complete = read_everything = incremental == {False}
+    listed = sum(len(data) for endpoint in ENDPOINTS for _, data, _ in pages[endpoint])
 
     warnings: list[str] = []
-    received = {e: _newest([r for _, data, _ in pages[e] for r in data], f"/api/{e}", warnings) for e in ENDPOINTS}
+    set_aside: list[SetAside] = []
+    received = {e: _readable(e, pages[e], warnings, set_aside) for e in ENDPOINTS}
     organisations = OrganisationCollector(resolver)
     unknown_countries: set[str] = set()
     other_statuses: dict[str, int] = {}
+    newest: dict[str, datetime | None] = dict.fromkeys(ENDPOINTS)
+    not_after = NotAfterFetch("updated", CLOCK_MARGIN)
+
+    def in_future(table: str, key: int, record: dict, updated: datetime | None, url: str,
+                  entity: tuple | None) -> bool:  # fmt: skip
+        """A record ``updated`` in the future is set aside (filed as validation would file it): its
+        stamp would become the cursor and hide every later change."""
+        problem = not_after.problem(updated, now)
+        if problem:
+            set_aside.append(SetAside(table, str(key), "updated", excerpt(record["updated"]), problem, url, entity))
+        return problem is not None
+
+    def counted(endpoint: str, updated: datetime | None) -> None:
+        if updated is not None and (newest[endpoint] is None or updated > newest[endpoint]):
+            newest[endpoint] = updated
 
     def present(record: dict) -> bool:
         status = record.get("status")
+        if not isinstance(status, str):
+            raise TypeError(f"status is {_shown(status)}, expected text")
         if status != "ok" and status != "deleted":
-            other_statuses[str(status)] = other_statuses.get(str(status), 0) + 1
+            other_statuses[status] = other_statuses.get(status, 0) + 1
         return status == "ok"
 
     def country(record: dict) -> tuple[str | None, str | None]:
-        iso2 = (clean_text(record.get("country")) or "").upper() or None
+        iso2 = (_text(record, "country") or "").upper() or None
         iso3 = iso3_of(iso2)
         if iso2 and iso3 is None:
             unknown_countries.add(iso2)
         return iso2, iso3
 
     facility_rows, facility_gone, operator_ids = [], [], set()
-    for facility_id, record in sorted(received["fac"].items()):
-        if not present(record):
-            facility_gone.append((facility_id,))
-            continue
-        require(record, ("org_id", "name"), "/api/fac")
-        name = clean_text(record.get("name"))
-        if name is None:
-            name = f"PeeringDB facility {facility_id}"
-            warnings.append(f"facility {facility_id} has no name")
-        org_name = clean_text(record.get("org_name"))
-        org_id = _int(record.get("org_id"))
-        operator = organisations.resolve(org_name).organisation_id if org_name else None
-        if org_id is not None:
-            operator_ids.add(org_id)
-        iso2, iso3 = country(record)
-        facility_rows.append((
-            facility_id, org_id, org_name, name, clean_text(record.get("city")), iso2, iso3,
-            _float(record.get("latitude")), _float(record.get("longitude")),
-            parse_timestamp(record.get("created")), parse_timestamp(record.get("updated")), record["status"], operator,
-        ))  # fmt: skip
+    for facility_id, (record, url) in sorted(received["fac"].items()):
+        with set_aside_on_error(set_aside, FACILITIES.table, facility_id, url, entity_key=(facility_id,)):
+            updated = _as_stamp(record["updated"], "updated")
+            if in_future(FACILITIES.table, facility_id, record, updated, url, (facility_id,)):
+                continue
+            if not present(record):
+                facility_gone.append((facility_id,))
+                counted("fac", updated)
+                continue
+            require(record, ("org_id", "name"), url)
+            name = _text(record, "name")
+            org_name = _organisation_name(record, "org_name")
+            org_id = _as_int(record.get("org_id"), "org_id")
+            iso2, iso3 = country(record)
+            row = (facility_id, org_id, org_name, name, _text(record, "city"), iso2, iso3,
+                   _as_float(record.get("latitude"), "latitude"), _as_float(record.get("longitude"), "longitude"),
+                   _as_stamp(record.get("created"), "created"), updated, record["status"])  # fmt: skip
+            if name is None:
+                row = (*row[:3], f"PeeringDB facility {facility_id}", *row[4:])
+                warnings.append(f"facility {facility_id} has no name")
+            operator = organisations.resolve(org_name).organisation_id if org_name else None
+            if org_id is not None:
+                operator_ids.add(org_id)
+            facility_rows.append((*row, operator))
+            counted("fac", updated)
 
     organisation_rows, organisation_gone = [], []
-    for org_id, record in sorted(received["org"].items()):
-        if not present(record):
-            organisation_gone.append((org_id,))
-            continue
-        require(record, ("name",), "/api/org")
-        name = clean_text(record.get("name")) or f"PeeringDB organisation {org_id}"
-        # Operators, and organisations the registry knows; not the ~30,000 other (network) organisations.
-        resolution = organisations.resolver.resolve(name)
-        if org_id in operator_ids or resolution.method.startswith("registry"):
-            organisations.resolve(name)
-        iso2, iso3 = country(record)
-        organisation_rows.append((
-            org_id, name, clean_text(record.get("aka")), clean_text(record.get("name_long")),
-            clean_text(record.get("website")), clean_text(record.get("city")), iso2, iso3,
-            parse_timestamp(record.get("created")), parse_timestamp(record.get("updated")), record["status"],
-        ))  # fmt: skip
+    for org_id, (record, url) in sorted(received["org"].items()):
+        with set_aside_on_error(set_aside, PEERINGDB_ORGANISATIONS.table, org_id, url):
+            updated = _as_stamp(record["updated"], "updated")
+            if in_future(PEERINGDB_ORGANISATIONS.table, org_id, record, updated, url, None):
+                continue
+            if not present(record):
+                organisation_gone.append((org_id,))
+                counted("org", updated)
+                continue
+            require(record, ("name",), url)
+            name = _organisation_name(record, "name") or f"PeeringDB organisation {org_id}"
+            iso2, iso3 = country(record)
+            row = (org_id, name, _text(record, "aka"), _text(record, "name_long"), _text(record, "website"),
+                   _text(record, "city"), iso2, iso3, _as_stamp(record.get("created"), "created"), updated,
+                   record["status"])  # fmt: skip
+            # Operators, and organisations the registry knows; not the ~30,000 other (network) organisations.
+            resolution = organisations.resolver.resolve(name)
+            if org_id in operator_ids or resolution.method.startswith("registry"):
+                organisations.resolve(name)
+            organisation_rows.append(row)
+            counted("org", updated)
 
+    # A record set aside that validation cannot keep as it was (no readable id, or an organisation: only
+    # facilities, the main entity, are kept) might be any row absent from this read: a complete read
+    # then removes only what it lists as deleted, like a since= read, and never a row for being absent.
+    unkept = [s for s in set_aside if s.entity_key is None]
+    if complete and unkept:
+        complete = False
+        warnings.append(f"a complete read with {len(unkept)} record(s) set aside that cannot be tied to a row kept as "
+                        f"it was (e.g. {unkept[0].table} {unkept[0].record_key}): nothing is marked removed for being "
+                        "absent this time")  # fmt: skip
     if complete and (facility_gone or organisation_gone):
         warnings.append(f"a complete read listed {len(facility_gone)} facilities and {len(organisation_gone)} "
                         "organisations that are not 'ok'; they count as removed")  # fmt: skip
@@ -394,22 +592,37 @@ def parse(
         entities=len(facility_rows) + len(facility_gone),
         complete=complete,
         deleted_keys={} if complete else {FACILITIES.table: facility_gone, PEERINGDB_ORGANISATIONS.table: organisation_gone},
-        cursor=next_cursor(cursor, received, complete),
+        cursor=next_cursor(cursor, newest, read_everything, now, empty=not read_everything and listed == 0),
         warnings=warnings,
+        set_aside=set_aside,
     )
 
 
-def next_cursor(cursor: dict | None, received: dict[str, dict[int, dict]], complete: bool) -> dict:
-    """``since`` per endpoint: the newest ``updated`` received minus the overlap, never moving back."""
+def next_cursor(cursor: dict | None, newest: dict[str, datetime | None], complete: bool, now: datetime,
+                empty: bool = False) -> dict:  # fmt: skip
+    """``since`` per endpoint: the newest trusted ``updated`` received minus the overlap, never
+    moving back - and never past now + CLOCK_MARGIN, whatever a previous cursor said."""
+    limit = int((now + CLOCK_MARGIN).timestamp())
     previous = ({} if complete else (cursor or {}).get("since")) or {}
     since: dict[str, int | None] = {}
     for endpoint in ENDPOINTS:
-        newest = _latest_updated(received[endpoint].values())
-        candidates = [s for s in (previous.get(endpoint), newest - SINCE_OVERLAP_SECONDS if newest else None) if s]
-        since[endpoint] = max(candidates) if candidates else None
+        stamp = newest.get(endpoint)
+        old = previous.get(endpoint) if isinstance(previous, dict) else None
+        candidates = [int(old)] if _stamp_number(old) and old <= limit else []
+        if stamp is not None:
+            candidates.append(int(stamp.timestamp()) - SINCE_OVERLAP_SECONDS)
+        since[endpoint] = min(max(candidates), limit) if candidates else None
     if complete:
-        stamps = [s for s in (_latest_updated(received[e].values()) for e in ENDPOINTS) if s is not None]
-        full_refresh_at = max(stamps) if stamps else None
+        stamps = [s for s in newest.values() if s is not None]
+        full_refresh_at = min(int(max(stamps).timestamp()), int(now.timestamp())) if stamps else None
     else:
         full_refresh_at = (cursor or {}).get("full_refresh_at")
-    return {"since": since, "full_refresh_at": full_refresh_at}
+        if not _stamp_number(full_refresh_at) or full_refresh_at > limit:
+            full_refresh_at = None  # the next run reads everything
+    result = {"since": since, "full_refresh_at": full_refresh_at}
+    if empty:
+        # A since= read that returns nothing at all (not even the overlap window) is odd; nothing for longer
+        # than FULL_REFRESH_DAYS means since is wrong, and the fetch reads everything (see distrust).
+        started = (cursor or {}).get("empty_since")
+        result["empty_since"] = int(started) if _stamp_number(started) and started <= limit else int(now.timestamp())
+    return result

@@ -21,6 +21,17 @@ late (in the FY2021 file, 5% were published more than 715 days after signing), s
 is two years; reset ``ops.source_cursors`` for a full reload. Batches are incremental
 (``complete=False``): nothing is marked removed.
 
+The cursor comes only from trusted dates: a contract that cannot be read, or a signing date after
+now + ``CLOCK_MARGIN`` (one contract "signed" 9999-12-31 once made every later run ask for nothing),
+never moves it, and it never moves past now + ``CLOCK_MARGIN``. A stored cursor ahead of that, or
+unreadable, is ignored with a warning: the run reads everything again.
+
+Records: a row that is not an object, or a contract with a field of the wrong type or a value that
+does not convert (an amount, a date), is set aside with the reason and the rest of the run loads;
+so is a contract that lists the same supplier twice with different values. Rows without
+``wb_contract_number`` are skipped and counted (a warning). A page that is not a JSON list of rows
+(an error page, a truncated body, Socrata's error object) fails the run.
+
 One deal per ``wb_contract_number`` (consortium members come as one row each): every supplier is
 a vendor, the borrower's government the buyer, the World Bank the financier (not PRC). The
 amount is the largest reported under the number (member rows repeat the contract total).
@@ -30,9 +41,11 @@ Licence: CC BY 4.0 (World Bank open data; the dataset's Socrata metadata says CC
 from __future__ import annotations
 
 import logging
+import math
 import re
+import urllib.parse
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dsrwatch.fetching import FetchedResponse, Fetcher, build_url
 from dsrwatch.normalise.components import default_taxonomy, relevant_tags
@@ -40,6 +53,7 @@ from dsrwatch.normalise.countries import iso3_name, to_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.aiddata import (
     DEAL_TABLES,
+    DEALS,
     Deal,
     DealCollector,
     PartyRef,
@@ -52,10 +66,15 @@ from dsrwatch.sources.base import (
     OrganisationCollector,
     ParsedBatch,
     RowCountBounds,
+    SetAside,
     SourceFormatError,
     SourceSpec,
+    excerpt,
     load_json,
+    record_key,
+    set_aside_on_error,
 )
+from dsrwatch.validation import MAX_KEY_BYTES
 from dsrwatch.warehouse.raw import RawPayload
 
 log = logging.getLogger(__name__)
@@ -69,6 +88,8 @@ SUPPLIER_FILTER = ("(supplier_country='China' OR supplier_country like 'Hong Kon
                    "OR upper(supplier) like '%HUAWEI%' OR upper(supplier) like '%ZTE%')")  # fmt: skip
 PRC_REGISTRATION = re.compile(r"^\s*(China|Hong Kong|Macao|Macau)\b", re.I)
 WORLD_BANK = "World Bank"
+# A date later than now + this is not trusted (NotAfterFetch's margin).
+CLOCK_MARGIN = timedelta(days=2)
 
 SOURCE = SourceSpec(
     name="worldbank_contracts",
@@ -79,6 +100,9 @@ SOURCE = SourceSpec(
     licence="CC BY 4.0",
     attribution="The World Bank, Major Contract Awards",
     schedule="30 3 * * 1",  # weekly, Monday 03:30 UTC, ahead of the 06:00 digest
+    # core.deals declares the rules this source relies on (aiddata.DEALS): commitment years 1949..2100,
+    # amounts 0..10**12, no signing date after the fetch - the one that keeps a contract "signed"
+    # 9999-12-31 out (tests/unit/test_worldbank_contracts.py checks they stay declared).
     tables=DEAL_TABLES,
     expectations=(
         # Shared with aiddata: the lower bound must hold when this source runs first.
@@ -94,10 +118,35 @@ SOURCE = SourceSpec(
 
 
 # -- fetch -------------------------------------------------------------------------------------
-def query_start(cursor: dict | None) -> date | None:
+def _shown(value: object) -> str:
+    """A value as a message quotes it: repr, cut short."""
+    return excerpt(repr(value)) or ""
+
+
+def trusted_cursor_date(cursor: dict | None, now: datetime | None = None) -> date | None:
+    """The cursor's latest signing date, or None - with a warning - when it cannot be right:
+    unreadable, or after now + CLOCK_MARGIN (every later run would ask for nothing)."""
+    latest = (cursor or {}).get("max_signing_date") if isinstance(cursor, dict | None) else cursor
+    if latest is None:
+        return None
+    now = datetime.now(UTC) if now is None else now
+    try:
+        value = date.fromisoformat(latest)
+    except (TypeError, ValueError):
+        log.warning("worldbank_contracts: the stored cursor looks wrong (max_signing_date %s is not a date); "
+                    "reading everything again", _shown(latest))  # fmt: skip
+        return None
+    if value > (now + CLOCK_MARGIN).date():
+        log.warning("worldbank_contracts: the stored cursor looks wrong (max_signing_date %s is ahead of today, "
+                    "%s, + %d days); reading everything again", value, now.date(), CLOCK_MARGIN.days)  # fmt: skip
+        return None
+    return value
+
+
+def query_start(cursor: dict | None, now: datetime | None = None) -> date | None:
     """The signing date after which the run asks for contracts: cursor minus the overlap."""
-    latest = (cursor or {}).get("max_signing_date")
-    return date.fromisoformat(latest) - timedelta(days=OVERLAP_DAYS) if latest else None
+    latest = trusted_cursor_date(cursor, now)
+    return latest - timedelta(days=OVERLAP_DAYS) if latest else None
 
 
 def where_clause(since: date | None) -> str:
@@ -113,7 +162,7 @@ def page_url(since: date | None, offset: int) -> str:
     return build_url(RESOURCE_URL, page_params(since, offset))
 
 
-def _rows(body: bytes, url: str) -> list[dict]:
+def _rows(body: bytes, url: str) -> list:
     data = load_json(body, url)
     if isinstance(data, dict):  # Socrata answers a bad query with {"error": true, "message": ...}
         raise SourceFormatError(f"{url}: Socrata returned an error object instead of rows: "
@@ -123,9 +172,9 @@ def _rows(body: bytes, url: str) -> list[dict]:
     return data
 
 
-def fetch(fetcher: Fetcher, cursor: dict | None = None) -> Iterator[FetchedResponse]:
+def fetch(fetcher: Fetcher, cursor: dict | None = None, *, now: datetime | None = None) -> Iterator[FetchedResponse]:
     """Pages of PRC-supplier contracts signed after the cursor minus the overlap (all on the first run)."""
-    since = query_start(cursor)
+    since = query_start(cursor, now)
     for page in range(MAX_PAGES):
         response = fetcher.get(RESOURCE_URL, page_params(since, page * PAGE_SIZE))
         yield response
@@ -135,73 +184,143 @@ def fetch(fetcher: Fetcher, cursor: dict | None = None) -> Iterator[FetchedRespo
 
 
 # -- parse -------------------------------------------------------------------------------------
+# The fields a contract is read from; two rows of one supplier under one number must agree on them.
+FIELDS = ("borrower_country", "borrower_country_code", "project_id", "project_name", "procurement_category",
+          "procurement_method", "contract_description", "contract_signing_date", "supplier", "supplier_country",
+          "supplier_contract_amount_usd", "major_sector")  # fmt: skip
+
+
+def _text(row: dict, name: str) -> str | None:
+    """A field as text (Socrata sends strings; a number is taken as written); an object or a list
+    where text belongs makes the record unreadable."""
+    value = row.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise TypeError(f"{name} is {_shown(value)}, expected text")
+    return clean_text(value)
+
+
+def _supplier(row: dict) -> str | None:
+    """The supplier's name, which becomes an organisation's key: a NUL byte or a name too long for
+    a key makes the contract unreadable (one record set aside, not one per table it would reach)."""
+    name = _text(row, "supplier")
+    if name and "\x00" in name:
+        raise ValueError(f"supplier {_shown(name)} contains a NUL byte")
+    if name and len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise ValueError(f"supplier is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, at most "
+                         f"{MAX_KEY_BYTES} allowed for an organisation's name")  # fmt: skip
+    return name
+
+
 def _signing_date(value: object) -> date | None:
-    """Socrata floating timestamps ("2021-03-28T00:00:00.000") -> date."""
-    text = clean_text(value)
+    """Socrata floating timestamps ("2021-03-28T00:00:00.000") -> date; None when absent."""
+    text = _text({"contract_signing_date": value}, "contract_signing_date")
     if not text:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "")).date()
     except ValueError:
-        return None
+        raise ValueError(f"contract_signing_date {_shown(text)} is not an ISO date") from None
 
 
 def _amount(value: object) -> float | None:
-    try:
-        return round(float(str(value).replace(",", "")), 2) if clean_text(value) else None
-    except ValueError:
+    """A USD amount; None when absent. NaN, infinity and negative amounts are returned as they are,
+    for the declared rules to reject with the field named; text that is not a number is unreadable."""
+    text = _text({"supplier_contract_amount_usd": value}, "supplier_contract_amount_usd")
+    if not text:
         return None
+    try:
+        return round(float(text.replace(",", "")), 2)
+    except ValueError:
+        raise ValueError(f"supplier_contract_amount_usd {_shown(text)} is not a number") from None
 
 
 def _first(rows: list[dict], name: str) -> str | None:
-    return next((clean_text(r.get(name)) for r in rows if clean_text(r.get(name))), None)
+    return next((text for r in rows if (text := _text(r, name))), None)
+
+
+def _contradiction(rows: list[dict]) -> tuple[str, str] | None:
+    """(field, 'value / value') when one supplier is listed twice under one contract number with
+    different values: the source contradicts itself about the contract."""
+    seen: dict[tuple, dict] = {}
+    for row in rows:
+        supplier = (_text(row, "supplier"), _text(row, "supplier_country"))
+        first = seen.setdefault(supplier, row)
+        for name in FIELDS:
+            if _text(first, name) != _text(row, name):
+                return name, f"{_shown(_text(first, name))} / {_shown(_text(row, name))}"
+    return None
+
+
+def _offset(url: str) -> int:
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("$offset") or ["0"]
+    return int(values[0]) if values[0].isdigit() else 0
 
 
 def parse(
-    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None
+    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None,
+    *, now: datetime | None = None,
 ) -> ParsedBatch:
-    """The pages of one run -> deals (one per contract number), parties and components."""
-    contracts: dict[str, list[dict]] = {}
-    no_number, latest = 0, None
+    """The pages of one run -> deals (one per contract number), parties and components.
+
+    ``now``: the upper bound for trusted dates (default: the current UTC time, which for a run
+    loaded just after its fetch is the fetch time); signing dates after ``now`` + CLOCK_MARGIN
+    never move the cursor (validation sets such contracts aside)."""
+    now = datetime.now(UTC) if now is None else now
+    limit = (now + CLOCK_MARGIN).date()
+    set_aside: list[SetAside] = []
+    contracts: dict[str, list[tuple[dict, str]]] = {}
+    no_number = 0
     for payload in payloads:
-        for row in _rows(payload.body, payload.url):
-            if not isinstance(row, dict):
-                raise SourceFormatError(f"{payload.url}: expected JSON objects for rows, got {type(row).__name__}")
-            signed = _signing_date(row.get("contract_signing_date"))
-            if signed and (latest is None or signed > latest):
-                latest = signed
-            number = clean_text(row.get("wb_contract_number"))
-            if number is None:
-                no_number += 1
-                continue
-            contracts.setdefault(number, []).append(row)
+        offset = _offset(payload.url)
+        for position, row in enumerate(_rows(payload.body, payload.url), start=offset):
+            key = _text(row, "wb_contract_number") if isinstance(row, dict) and _readable_number(row) else None
+            with set_aside_on_error(set_aside, DEALS.table, key or f"row {position}", payload.url):
+                if not isinstance(row, dict):
+                    raise TypeError(f"expected an object per row, got {type(row).__name__}")
+                number = _text(row, "wb_contract_number")
+                if number is None:
+                    no_number += 1
+                    continue
+                contracts.setdefault(number, []).append((row, payload.url))
 
     organisations = OrganisationCollector(resolver)
     taxonomy = default_taxonomy()
     vendors = digital_vendor_ids()
     deals = DealCollector(SOURCE.name, organisations, taxonomy)
-    domestic = 0
-    for number, rows in contracts.items():
+    counts = {"domestic": 0, "future": 0}
+
+    def add_contract(number: str, rows: list[dict], url: str) -> list[date]:
+        """Adds the contract's deal if it is a digital PRC-supplier one; returns its signing dates.
+        Raises (TypeError, ValueError...) when the contract cannot be read."""
+        dates = [d for d in (_signing_date(r.get("contract_signing_date")) for r in rows) if d is not None]
+        contradiction = _contradiction(rows)
+        if contradiction:
+            field, values = contradiction
+            set_aside.append(SetAside(DEALS.table, record_key(SOURCE.name, number), field, values,
+                                      "the source lists this key twice with different values (one supplier, two "
+                                      "versions)", url, (SOURCE.name, number)))  # fmt: skip
+            return []
         borrower = _first(rows, "borrower_country")
         if borrower and borrower.casefold() == "china":
-            domestic += 1
-            continue
+            counts["domestic"] += 1
+            return dates
         description = _first(rows, "contract_description")
         components = taxonomy.classify_fields({"title": description})
         digital = relevant_tags(taxonomy, components)
         suppliers: list[tuple[str, str | None]] = []
         for row in rows:
-            name = clean_text(row.get("supplier"))
-            if name and (name, clean_text(row.get("supplier_country"))) not in suppliers:
-                suppliers.append((name, clean_text(row.get("supplier_country"))))
+            name = _supplier(row)
+            if name and (name, _text(row, "supplier_country")) not in suppliers:
+                suppliers.append((name, _text(row, "supplier_country")))
+        amounts = [a for a in (_amount(r.get("supplier_contract_amount_usd")) for r in rows) if a is not None]
         relevance = sorted({f"prc_vendor:{org}" for name, _ in suppliers
                             if (org := organisations.resolver.resolve(name).organisation_id) in vendors})  # fmt: skip
         prc_registered = [name for name, country in suppliers if country and PRC_REGISTRATION.match(country)]
         if prc_registered and digital:
             relevance += [f"component:{tag}" for tag in digital]
         if not relevance:
-            continue
-        signed = min(filter(None, (_signing_date(r.get("contract_signing_date")) for r in rows)), default=None)
+            return dates
+        signed = min(dates, default=None)
         iso3 = to_iso3(_first(rows, "borrower_country_code")) or to_iso3(borrower)
         project_id = _first(rows, "project_id")
         project_name = _first(rows, "project_name")
@@ -209,13 +328,16 @@ def parse(
         category = _first(rows, "procurement_category")
         if category:
             details.append(f"procurement: {category}" + (f", {m}" if (m := _first(rows, "procurement_method")) else ""))
-        amounts = [a for a in (_amount(r.get("supplier_contract_amount_usd")) for r in rows) if a is not None]
+        # Member rows repeat the contract total: the largest. One the rules reject (NaN, infinite,
+        # negative) is kept as it is, so validation sets the contract aside naming amount_usd.
+        wrong = [a for a in amounts if not math.isfinite(a) or a < 0]
+        amount = wrong[0] if wrong else max(amounts) if amounts else None
         deal = Deal(
             deal_id=number, title=description or f"World Bank contract {number}",
             description="; ".join(filter(None, [description, *details])) or None, status="signed",
             recipient=borrower, recipient_iso3=iso3, commitment_year=signed.year if signed else None,
             signing_date=signed, sector_name=_first(rows, "major_sector"), flow_type=category,
-            amount_usd=max(amounts) if amounts else None, amount_basis="nominal USD", project_id=project_id,
+            amount_usd=amount, amount_basis="nominal USD", project_id=project_id,
             source_urls=[f"https://projects.worldbank.org/en/projects-operations/project-detail/{project_id}"]
             if project_id else [],
             mentioned_organisations=mentioned_organisations(description), relevance=relevance,
@@ -227,15 +349,38 @@ def parse(
             parties.append(PartyRef("buyer", f"Government of {iso3_name(iso3)}", "Borrower government",
                                     government=True, specific=False))  # fmt: skip
         deals.add(deal, parties, components)
+        return dates
 
-    previous = (cursor or {}).get("max_signing_date")
-    newest = max(filter(None, [latest.isoformat() if latest else None, previous]), default=None)
+    latest = None
+    for number, entries in contracts.items():
+        rows = [row for row, _ in entries]
+        distinct = list({repr(sorted(row.items())): row for row in rows}.values())  # exact repeats are one row
+        dates: list[date] = []
+        with set_aside_on_error(set_aside, DEALS.table, record_key(SOURCE.name, number), entries[0][1],
+                                entity_key=(SOURCE.name, number)):  # fmt: skip
+            dates = add_contract(number, distinct, entries[0][1])
+        for signed in dates:  # only contracts read whole; never a date in the future
+            if signed > limit:
+                counts["future"] += 1
+            elif latest is None or signed > latest:
+                latest = signed
+
+    previous = trusted_cursor_date(cursor, now)
+    newest = max(filter(None, [latest, previous]), default=None)
     warnings = [f"{sum(len(r) for r in contracts.values())} rows in {len(contracts)} contracts; "
-                f"{len(deals.deals)} digital deals with PRC suppliers kept, {domestic} domestic (borrower China) dropped"]  # fmt: skip
+                f"{len(deals.deals)} digital deals with PRC suppliers kept, {counts['domestic']} domestic "
+                "(borrower China) dropped"]  # fmt: skip
     if no_number:
         warnings.append(f"{no_number} rows without wb_contract_number skipped")
+    if counts["future"]:
+        warnings.append(f"{counts['future']} rows signed after {limit} (in the future) left out of the cursor")
     log.info("worldbank_contracts: %s", warnings[0])
     return ParsedBatch(
         rows=deals.rows(), entities=len(deals.deals), complete=False, deleted_keys={},
-        cursor={"max_signing_date": newest} if newest else cursor, warnings=warnings,
+        cursor={"max_signing_date": newest.isoformat()} if newest else None, warnings=warnings, set_aside=set_aside,
     )  # fmt: skip
+
+
+def _readable_number(row: dict) -> bool:
+    value = row.get("wb_contract_number")
+    return isinstance(value, str | int) and not isinstance(value, bool)
