@@ -6,6 +6,7 @@ Waits go through an injected ``sleep`` that only records, so nothing actually wa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -297,6 +298,17 @@ def test_a_future_updated_is_set_aside_and_never_becomes_the_cursor():
                             now=NOW)  # fmt: skip
     assert batch.set_aside == [] and batch.cursor["since"]["fac"] == ts("2026-12-01T12:00:00Z") - 3600
     assert batch.cursor["full_refresh_at"] == int(NOW.timestamp())  # never after now
+
+
+def test_stamps_are_judged_against_the_fetch_time_of_the_pages():
+    """An operator may accept a quarantined run days after its fetch: a record updated after the
+    pages were fetched is still in the future for that run, whatever today's date."""
+    fetched = datetime(2026, 9, 1, 10, tzinfo=UTC)
+    later = _edit(pf.FACILITIES_V1[3], updated="2026-09-20T00:00:00Z")  # after the fetch + 2 days
+    pages = [dataclasses.replace(p, fetched_at=fetched)
+             for p in payloads([*pf.FACILITIES_V1[:3], later, *pf.FACILITIES_V1[4:]], pf.ORGANISATIONS_V1)]  # fmt: skip
+    (record,) = peeringdb.parse(pages).set_aside
+    assert (record.record_key, record.reason) == ("104", "in the future (after 2026-09-03 10:00 UTC)")
 
 
 def test_a_deleted_record_dated_in_the_future_is_not_a_deletion():

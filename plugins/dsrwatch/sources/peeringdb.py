@@ -466,14 +466,16 @@ def parse(
 ) -> ParsedBatch:
     """Raw pages of one run -> facility and organisation rows (complete, or incremental with deletions).
 
-    ``now``: the upper bound for trusted stamps (default: the current UTC time, which for a run
-    loaded just after its fetch is the fetch time); records ``updated`` after ``now`` +
-    ``CLOCK_MARGIN`` are set aside and the cursor never moves past it."""
-    now = datetime.now(UTC) if now is None else now
+    ``now``: the upper bound for trusted stamps (default: when the pages were fetched, else the
+    current UTC time); records ``updated`` after ``now`` + ``CLOCK_MARGIN`` are set aside and the
+    cursor never moves past it."""
     pages: dict[str, list] = {endpoint: [] for endpoint in ENDPOINTS}
+    fetched = []
     for payload in payloads:
         endpoint, query = _endpoint_and_query(payload.url)
         pages[endpoint].append((query, records(payload.body, payload.url), payload.url))
+        fetched.append(payload.fetched_at)
+    now = now or max((t for t in fetched if t is not None), default=None) or datetime.now(UTC)
     sinces = {endpoint: _check_pages(endpoint, pages[endpoint]) for endpoint in ENDPOINTS}
     incremental = {s is not None for s in sinces.values()}
     if len(incremental) > 1:

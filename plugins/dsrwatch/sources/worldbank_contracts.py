@@ -262,15 +262,15 @@ def parse(
 ) -> ParsedBatch:
     """The pages of one run -> deals (one per contract number), parties and components.
 
-    ``now``: the upper bound for trusted dates (default: the current UTC time, which for a run
-    loaded just after its fetch is the fetch time); signing dates after ``now`` + CLOCK_MARGIN
-    never move the cursor (validation sets such contracts aside)."""
-    now = datetime.now(UTC) if now is None else now
-    limit = (now + CLOCK_MARGIN).date()
+    ``now``: the upper bound for trusted dates (default: when the pages were fetched, else the
+    current UTC time); signing dates after ``now`` + CLOCK_MARGIN never move the cursor
+    (validation sets such contracts aside)."""
     set_aside: list[SetAside] = []
     contracts: dict[str, list[tuple[dict, str]]] = {}
     no_number = 0
+    fetched = []
     for payload in payloads:
+        fetched.append(payload.fetched_at)
         offset = _offset(payload.url)
         for position, row in enumerate(_rows(payload.body, payload.url), start=offset):
             key = _text(row, "wb_contract_number") if isinstance(row, dict) and _readable_number(row) else None
@@ -283,6 +283,8 @@ def parse(
                     continue
                 contracts.setdefault(number, []).append((row, payload.url))
 
+    now = now or max((t for t in fetched if t is not None), default=None) or datetime.now(UTC)
+    limit = (now + CLOCK_MARGIN).date()
     organisations = OrganisationCollector(resolver)
     taxonomy = default_taxonomy()
     vendors = digital_vendor_ids()

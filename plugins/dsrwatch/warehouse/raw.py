@@ -103,9 +103,9 @@ def iter_run_payloads(conn: psycopg.Connection, run_id: int) -> Iterator[RawPayl
     with conn.cursor(name=f"raw_run_{run_id}") as cur:
         cur.itersize = 500
         cur.execute(
-            """SELECT r.url, b.body FROM raw.http_responses r JOIN raw.bodies b USING (sha256)
+            """SELECT r.url, b.body, r.fetched_at FROM raw.http_responses r JOIN raw.bodies b USING (sha256)
                 WHERE r.run_id = %s ORDER BY r.response_id""",
             (run_id,),
         )
-        for url, body in cur:
-            yield RawPayload(url=url, body=bytes(body))
+        for url, body, fetched_at in cur:
+            yield RawPayload(url=url, body=bytes(body), fetched_at=fetched_at)

@@ -4,6 +4,7 @@ a DAG file can import a source's declaration without loading the database driver
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ class EntityTable:
 
 @dataclass(frozen=True)
 class RawPayload:
-    """One stored response body, as a parser receives it."""
+    """One stored response body, as a parser receives it; ``fetched_at`` is when it was fetched
+    (the clock records in it are judged against; None in hand-made payloads)."""
 
     url: str
     body: bytes
+    fetched_at: datetime | None = None
