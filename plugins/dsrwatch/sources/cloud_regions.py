@@ -97,6 +97,8 @@ SOURCE = SourceSpec(
     ),
     politeness_delay=1.0,
     views=("analyst.cloud_regions",),
+    # The real file is 0.1 MB.
+    max_payload_bytes=32 * 2**20,
 )
 
 

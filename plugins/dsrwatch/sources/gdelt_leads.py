@@ -106,6 +106,8 @@ SOURCE = SourceSpec(
     views=("analyst.news_leads",),
     # Leads accumulate week by week: a busy week may bring more than are stored so far.
     incremental_change_guard=ChangeGuard(max_added_fraction=None),
+    # 250 articles per answer: well under 1 MB.
+    max_payload_bytes=16 * 2**20,
 )
 
 

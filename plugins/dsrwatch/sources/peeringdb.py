@@ -140,6 +140,8 @@ SOURCE = SourceSpec(
     views=("analyst.data_centres",),
     # since= reads list deletions explicitly and bring a week of edits: a tighter removal bound.
     incremental_change_guard=ChangeGuard(max_removed_fraction=0.05),
+    # A page of 500 records is about 0.5 MB.
+    max_payload_bytes=64 * 2**20,
 )
 
 

@@ -99,6 +99,8 @@ SOURCE = SourceSpec(
     views=("analyst.country_regimes", "analyst.latest_country_regimes"),
     # Each V-Dem release revises past years: many modified country-years are normal, removals are not.
     change_guard=ChangeGuard(max_modified_fraction=None),
+    # The real CSV is 0.6 MB.
+    max_payload_bytes=64 * 2**20,
 )
 
 

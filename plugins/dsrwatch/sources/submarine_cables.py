@@ -89,6 +89,8 @@ SOURCE = SourceSpec(
     ),
     politeness_delay=0.5,
     views=("analyst.submarine_cables", "analyst.landing_points", "analyst.organisations"),
+    # Real files: 0.6 MB at most (cable-geo.json); a 200 MB "JSON" is refused, not parsed.
+    max_payload_bytes=64 * 2**20,
 )
 
 

@@ -114,6 +114,8 @@ SOURCE = SourceSpec(
     # Each run re-reads two years of contracts (late publication); a first incremental run after
     # the baseline may add more contracts than the baseline held.
     incremental_change_guard=ChangeGuard(max_added_fraction=None),
+    # A page of contracts is well under 10 MB.
+    max_payload_bytes=64 * 2**20,
 )
 
 
