@@ -54,8 +54,6 @@ from datetime import date
 from functools import cache
 from typing import IO
 
-from psycopg.types.json import Jsonb
-
 from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.normalise.components import PhraseIndex, TagMatch, Taxonomy, default_taxonomy, relevant_tags
 from dsrwatch.normalise.countries import iso3_name, to_iso3
@@ -78,8 +76,7 @@ from dsrwatch.sources.base import (
     set_aside_on_error,
 )
 from dsrwatch.validation import MAX_KEY_BYTES
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
 
@@ -293,8 +290,8 @@ class DealCollector:
         self.deals[deal.deal_id] = (
             self.source, deal.deal_id, deal.release, deal.title, deal.description, deal.status, deal.recipient,
             deal.recipient_iso3, deal.commitment_year, deal.signing_date, deal.sector_name, deal.flow_type,
-            deal.amount_usd, deal.amount_basis, deal.project_id, Jsonb(deal.source_urls),
-            Jsonb(deal.mentioned_organisations), Jsonb(deal.relevance),
+            deal.amount_usd, deal.amount_basis, deal.project_id, deal.source_urls,
+            deal.mentioned_organisations, deal.relevance,
         )  # fmt: skip
         for party in parties:
             res = self.organisations.resolve(party.name)
@@ -307,8 +304,8 @@ class DealCollector:
                 self.parties[key] = (*key, party.name, party.party_type)
         components = self._with_buyer_tags(components, parties)
         for tag, match in components.items():
-            self.components.append((self.source, deal.deal_id, tag, Jsonb(list(match.words)),
-                                    Jsonb(list(match.fields))))  # fmt: skip
+            self.components.append((self.source, deal.deal_id, tag, list(match.words),
+                                    list(match.fields)))  # fmt: skip
         self._add_hosting(deal, parties, components)
 
     def _with_buyer_tags(self, components: Mapping[str, TagMatch], parties: list[PartyRef]) -> dict[str, TagMatch]:

@@ -57,8 +57,7 @@ from dsrwatch.sources.base import (
     set_aside_on_error,
 )
 from dsrwatch.validation import MAX_KEY_BYTES, UNREADABLE
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
 

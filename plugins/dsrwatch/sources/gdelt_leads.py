@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from psycopg.types.json import Jsonb
-
 from dsrwatch.fetching import FatalFetchError, FetchedResponse, Fetcher, RetryableFetchError
 from dsrwatch.normalise.components import PhraseIndex, default_taxonomy
 from dsrwatch.normalise.countries import NAME_OVERRIDES, to_iso3
@@ -56,8 +54,7 @@ from dsrwatch.sources.base import (
     require,
     set_aside_on_error,
 )
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
 
@@ -396,8 +393,8 @@ def parse(
         linked += link is not None
         rows.append((
             lead.url, lead.title, lead.seen_at, lead.domain, lead.language, lead.source_country,
-            lead.source_country_iso3, Jsonb(lead.queries), Jsonb(lead.vendor_ids), Jsonb(lead.tags),
-            Jsonb(lead.countries), link.deal_id if link else None, link.confidence if link else None,
+            lead.source_country_iso3, lead.queries, lead.vendor_ids, lead.tags,
+            lead.countries, link.deal_id if link else None, link.confidence if link else None,
             link.reason if link else None,
         ))  # fmt: skip
     warnings = [f"{len(rows)} leads, {linked} linked to a known deal"]

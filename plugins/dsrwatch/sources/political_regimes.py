@@ -50,8 +50,7 @@ from dsrwatch.sources.base import (
     excerpt,
     record_key,
 )
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import yaml
-from psycopg.types.json import Jsonb
 
 from dsrwatch.fetching import FetchedResponse, Fetcher
 from dsrwatch.normalise.countries import to_iso3
@@ -41,8 +40,7 @@ from dsrwatch.sources.base import (
     record_key,
     set_aside_on_error,
 )
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 REGISTRY_URL = "repo://dsrwatch/reference/prc_organisations.yaml"
 COUNTRY_GROUPS_URL = "repo://dsrwatch/reference/country_groups.yaml"
@@ -253,7 +251,7 @@ def parse(payloads: Iterable[RawPayload], cursor: dict | None = None) -> ParsedB
             organisations.resolve(str(spelling))
         registry_rows.append((
             e["id"], e["name"], e["jurisdiction"], e["ownership"], e.get("parent"), groups[e["id"]],
-            Jsonb(sorted(e.get("sectors") or [])), e.get("roles_note"), Jsonb(e.get("sources") or {}),
+            sorted(e.get("sectors") or []), e.get("roles_note"), e.get("sources") or {},
             " ".join(str(e.get("notes") or "").split()) or None,
         ))  # fmt: skip
     doc = _load_yaml(bodies[COUNTRY_GROUPS_URL], COUNTRY_GROUPS_URL)

@@ -33,8 +33,7 @@ from dsrwatch.sources.base import (
     require,
     set_aside_on_error,
 )
-from dsrwatch.warehouse.loading import EntityTable
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ from dsrwatch.sources.base import (
     set_aside_on_error,
 )
 from dsrwatch.validation import MAX_KEY_BYTES
-from dsrwatch.warehouse.raw import RawPayload
+from dsrwatch.warehouse.tables import RawPayload
 
 log = logging.getLogger(__name__)
 

@@ -61,6 +61,29 @@ def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str]
     return count
 
 
+def _as_jsonb(conn: psycopg.Connection, spec: EntityTable, rows: Iterable[Sequence]) -> Iterable[Sequence]:
+    """Rows with the values of the table's jsonb columns wrapped for psycopg: sources hand over
+    plain lists and dicts (they know nothing of the database driver)."""
+    from psycopg.types.json import Jsonb
+
+    schema, name = spec.table.split(".")
+    jsonb = {r[0] for r in conn.execute(
+        """SELECT column_name FROM information_schema.columns
+            WHERE table_schema = %s AND table_name = %s AND data_type = 'jsonb'""", (schema, name))}  # fmt: skip
+    positions = [i for i, column in enumerate(spec.all_columns) if column in jsonb]
+    if not positions:
+        return rows
+
+    def wrap(row: Sequence) -> list:
+        values = list(row)
+        for i in positions:
+            if values[i] is not None and not isinstance(values[i], Jsonb):
+                values[i] = Jsonb(values[i])
+        return values
+
+    return map(wrap, rows)
+
+
 def _merge_statement(spec: EntityTable, staging: sql.Identifier, deleted: sql.Identifier | None,
                      kept: sql.Identifier | None = None, kept_columns: Sequence[str] = ()) -> sql.Composed:
     """The one merge statement.
@@ -267,6 +290,7 @@ def merge_rows(
         else:
             cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(spec.identifier()))
         target_is_empty = cur.fetchone()[0]
+    rows = _as_jsonb(conn, spec, rows)
     if target_is_empty and deleted_keys is None:
         counts = _copy_into_empty_target(conn, spec, rows, record_added, run_id=run_id, source=source)
         log.info("copied %s into the empty table: %d rows in %.2fs", spec.table, counts.added,
