@@ -1,4 +1,4 @@
-"""One fetch layer for every source: live, record or replay (brief section 4).
+"""One fetch layer for every source: live, record or replay (README "Fetch modes").
 
 * live   - a requests.Session with timeouts, retries with backoff on 429/5xx/timeouts honouring
            Retry-After, a User-Agent naming the project, a per-host politeness delay and

@@ -76,28 +76,42 @@ def _fail_fast_on_fatal(exc: Exception) -> None:
         raise AirflowFailException(str(exc)) from exc
 
 
-def ingest_dag(source_name: str, *, schedule: str, tags: list[str], doc_md: str | None, stage: str = "ingest"):
-    """The DAG of one source: its schedule and tags, and the standard fetch -> load tasks.
-
-    ``stage`` is "reference" for sources others depend on (they run first in ``make run``).
-    """
+def ingest_dag(spec, description: str = ""):
+    """The DAG of one source, all from its declaration (``SourceSpec``): dag_id, schedule, tags,
+    docs (``description``: the source module's docstring), and the standard fetch -> load tasks
+    with the source's Asset on load."""
     from airflow.sdk import DAG, Param
 
+    doc = f"""{spec.title}
+
+{description.strip()}
+
+Homepage {spec.homepage}; licence {spec.licence}; schedule `{spec.schedule}` (UTC); views
+{", ".join(f"`{v}`" for v in spec.views) or "none"}. Fetch -> load; the load commits only when the
+source's expectations and change guard hold (a breaking run is quarantined) and updates the Asset
+`{source_asset(spec.name).uri}`, which schedules `risk_flags`."""
     with DAG(
-        dag_id=source_name,
-        schedule=schedule,
+        dag_id=spec.name,
+        schedule=spec.schedule,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        tags=["dsrwatch", stage, *tags],
-        doc_md=doc_md,
+        tags=["dsrwatch", spec.stage, *([] if spec.stage == "reference" else [spec.category])],
+        doc_md=doc,
         params={"accept_run_id": Param(None, type=["null", "integer"], title="Accept a quarantined run",
                                        description="Load this quarantined run of the source despite its broken "
                                                    "expectations or change guard, instead of fetching.")},
     ) as source_dag:
-        ingest_tasks(source_name)
+        ingest_tasks(spec.name)
     return source_dag
+
+
+def ingest_dags() -> dict[str, object]:
+    """{dag_id: DAG} for every declared source (``dsrwatch.sources``)."""
+    from dsrwatch.sources import get_source, source_names
+
+    return {name: ingest_dag(get_source(name).SOURCE, get_source(name).__doc__ or "") for name in source_names()}
 
 
 def ingest_tasks(source_name: str) -> None:

@@ -25,7 +25,7 @@ print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dags": {d.dag_id: {"tags": sorted(d.tags), "fileloc": d.fileloc,
                         "retries": {t.task_id: t.retries for t in d.tasks},
-                        "n_tasks": len(d.tasks),
+                        "n_tasks": len(d.tasks), "schedule": getattr(d.timetable, "expression", None),
                         "outlets": {t.task_id: [a.uri for a in t.outlets] for t in d.tasks},
                         "schedule_assets": sorted(a.uri for a in getattr(getattr(d.timetable, "asset_condition", None),
                                                                          "objects", ()) or ())}
@@ -91,3 +91,22 @@ def test_risk_flags_runs_when_any_source_loads(dagbag_report):
     expected = sorted(f"x-dsrwatch://warehouse/core/{name}" for name in sources)
     assert dagbag_report["dags"]["risk_flags"]["schedule_assets"] == expected
     assert dagbag_report["dags"]["risk_flags"]["outlets"]["evaluate_patterns"] == ["x-dsrwatch://warehouse/risk/flags"]
+
+
+def test_each_source_is_declared_once_and_has_its_dag_views_and_expectations(dagbag_report):
+    from dsrwatch.sources import get_source, source_names
+
+    views = {line.split()[2] for f in (ROOT / "sql" / "views").glob("*.sql")
+             for line in f.read_text().splitlines() if line.startswith("CREATE VIEW ")}  # fmt: skip
+    names = source_names()
+    assert len(names) >= 8
+    for name in names:
+        module = get_source(name)
+        spec = module.SOURCE
+        assert spec.name == name == module.__name__.rsplit(".", 1)[-1]
+        dag = dagbag_report["dags"][name]  # the DAG is made from the declaration
+        assert dag["schedule"] == spec.schedule, name
+        assert spec.stage in dag["tags"] and Path(dag["fileloc"]).name == "sources.py", name
+        assert spec.views and set(spec.views) <= views, (name, set(spec.views) - views)
+        assert spec.expectations, f"{name} declares no expectations"
+        assert module.__doc__, f"{name} has no docstring (it is the DAG's documentation)"

@@ -214,4 +214,4 @@ def test_source_declares_its_contract():
     assert spec.attribution == "V-Dem – processed by Our World in Data"
     assert spec.tables == (pr.COUNTRY_REGIMES,) and spec.tables[0].key == ("iso3", "year")
     assert spec.views == ("analyst.country_regimes", "analyst.latest_country_regimes")
-    assert spec.asset_uri == "x-dsrwatch://warehouse/core/political_regimes"
+    assert spec.stage == "reference"  # runs before the sources judged by it

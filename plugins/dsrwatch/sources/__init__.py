@@ -1,24 +1,39 @@
-"""One module per public source; a module here that defines ``SOURCE`` is a source.
+"""One module per public source: a module here that defines ``SOURCE`` (a ``SourceSpec``) is a
+source, and ``SOURCE.name`` is its module's name (checked here and by the integrity tests).
 
-The source's name is its module name (and its DAG id). Discovery reads file names only, so DAG
-files can list the sources (e.g. for Asset schedules) without importing them.
+Source modules import nothing heavy (no database driver), so DAG files can read every source's
+declaration at parse time.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from pathlib import Path
 from types import ModuleType
 
-_NOT_SOURCES = {"base"}
+
+@functools.cache
+def _declared() -> dict[str, ModuleType]:
+    found = {}
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        spec = getattr(module, "SOURCE", None)
+        if spec is None:
+            continue  # a helper module (base), not a source
+        if spec.name != info.name:
+            raise ValueError(f"{module.__name__} declares SOURCE.name {spec.name!r}: a source is named after "
+                             "its module (the name is the DAG id, the Asset and the ledger's source)")  # fmt: skip
+        found[info.name] = module
+    return found
 
 
 def source_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name not in _NOT_SOURCES)
+    return sorted(_declared())
 
 
 def get_source(name: str) -> ModuleType:
-    if name not in source_names():
+    if name not in _declared():
         raise KeyError(f"unknown source {name!r}; known: {', '.join(source_names())}")
-    return importlib.import_module(f"{__name__}.{name}")
+    return _declared()[name]

@@ -1,4 +1,4 @@
-"""AidData's Global Chinese Development Finance Dataset (GCDF), version 3.0 (brief section 5).
+"""AidData's Global Chinese Development Finance Dataset (GCDF), version 3.0.
 
 Endpoint: one zip, ``AidDatas_Global_Chinese_Development_Finance_Dataset_Version_3_0.zip``,
 holding an xlsx whose sheet ``GCDF_3.0`` has 20,985 projects x 126 columns (2000-2021). Releases

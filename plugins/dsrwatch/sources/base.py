@@ -55,9 +55,12 @@ def require(record: dict, fields: tuple[str, ...], url: str) -> None:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    name: str
+    """Everything about a source, declared once: the DAG (id, schedule, tags, docs, Asset), the
+    fetch settings, the tables and the rules its loads must keep come from here."""
+
+    name: str  # = the module name, the DAG id and the Asset's name
     title: str
-    category: str  # cables | cloud | data_centres | deals | leads | reference
+    category: str  # cables | cloud | data_centres | deals | leads | reference (-> the DAG's tags and stage)
     hosts: tuple[str, ...]
     homepage: str
     licence: str
@@ -74,6 +77,12 @@ class SourceSpec:
     max_payload_bytes: int = 256 * 2**20
     # How old the data may get before the source counts as stale; None: twice the schedule's period.
     max_age: timedelta | None = None
+    views: tuple[str, ...] = ()
+
+    @property
+    def stage(self) -> str:
+        """``reference`` for the sources others are judged by (they run first in ``make run``)."""
+        return "reference" if self.category == "reference" else "ingest"
 
     @property
     def freshness_limit(self) -> timedelta:
@@ -86,17 +95,6 @@ class SourceSpec:
         ticks = croniter(self.schedule, datetime(2026, 1, 1, tzinfo=UTC))
         moments = [ticks.get_next(datetime) for _ in range(13)]
         return 2 * max(later - earlier for earlier, later in zip(moments, moments[1:], strict=False))
-    views: tuple[str, ...] = ()
-
-    @property
-    def asset_uri(self) -> str:
-        return f"x-dsrwatch://warehouse/core/{self.name}"
-
-    def table(self, name: str) -> EntityTable:
-        for t in self.tables:
-            if t.table == name or t.short_name == name:
-                return t
-        raise KeyError(f"{self.name} has no table {name}")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""TeleGeography Cloud Infrastructure Map: public-cloud regions per metro (brief section 5).
+"""TeleGeography Cloud Infrastructure Map: public-cloud regions per metro.
 
 Endpoint: ``api/service/cloud-regions.js`` - JSON despite the name, no key, no incremental query:
 ``{"name": "Cloud Regions", "cloud_regions": [{metro_area, country, latitude, longitude,

@@ -1,4 +1,4 @@
-"""PeeringDB facilities (data centres) and the organisations that operate them (brief section 5).
+"""PeeringDB facilities (data centres) and the organisations that operate them.
 
 Endpoints: ``/api/org`` and ``/api/fac``, each answering ``{"data": [...], "meta": {}}``, read
 with ``depth=0`` in pages of ``limit``/``skip`` (a page shorter than ``limit`` is the last).

@@ -1,4 +1,4 @@
-"""V-Dem Regimes of the World, as published by Our World in Data (brief section 5).
+"""V-Dem Regimes of the World, as published by Our World in Data.
 
 Endpoint: the grapher CSV ``political-regime.csv``, one row per entity and year, header
 ``Entity,Code,Year,Political regime``. Values: 0 closed autocracy, 1 electoral autocracy,

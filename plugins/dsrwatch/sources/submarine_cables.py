@@ -1,4 +1,4 @@
-"""TeleGeography Submarine Cable Map, public API v3 (brief section 5).
+"""TeleGeography Submarine Cable Map, public API v3.
 
 Endpoints: ``cable/all.json`` (index of ids), ``cable/{id}.json`` (one per cable, with landing
 points, owners and suppliers as comma-separated text), ``landing-point/landing-point-geo.json``

@@ -38,17 +38,6 @@ class MergeCounts:
     removed: int = 0
     restored: int = 0
 
-    def __iadd__(self, other: MergeCounts) -> MergeCounts:
-        self.added += other.added
-        self.modified += other.modified
-        self.removed += other.removed
-        self.restored += other.restored
-        return self
-
-    @property
-    def written(self) -> int:
-        return self.added + self.modified + self.removed + self.restored
-
 
 def copy_rows(cur: psycopg.Cursor, table: sql.Composable, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """COPY rows into ``table``; returns the number written."""
