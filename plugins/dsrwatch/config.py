@@ -55,19 +55,24 @@ def expectations_enforced() -> bool:
     return raw == "enforce"
 
 
-def lock_timeout_seconds() -> float:
-    """DSR_LOCK_TIMEOUT (seconds, > 0; default 600): how long a load, the risk engine or a digest
-    waits for a lock (``ops.locks``) before failing with the name of the session that holds it."""
-    raw = _env("DSR_LOCK_TIMEOUT")
+def positive_seconds(name: str, default: float) -> float:
+    """A duration setting: seconds greater than 0, or ``default`` when unset; ValueError otherwise."""
+    raw = _env(name)
     if raw is None:
-        return 600.0
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = 0.0
     if value <= 0:
-        raise ValueError(f"DSR_LOCK_TIMEOUT={raw!r}: give a number of seconds greater than 0")
+        raise ValueError(f"{name}={raw!r}: give a number of seconds greater than 0")
     return value
+
+
+def lock_timeout_seconds() -> float:
+    """DSR_LOCK_TIMEOUT (default 600): how long a load, the risk engine or a digest waits for a
+    lock (``ops.locks``) before failing with the name of the session that holds it."""
+    return positive_seconds("DSR_LOCK_TIMEOUT", 600.0)
 
 
 def ops_recipients() -> tuple[str, ...]:

@@ -249,6 +249,20 @@ def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
     return replace(batch, rows={**batch.rows, **cleaned}, set_aside=set_aside), kept
 
 
+def key_text(value: str | None, what: str) -> str | None:
+    """``value`` unchanged if it can be a key of the shared tables (an organisation name becomes one
+    in core.organisations and core.organisation_aliases); else ValueError, so the one record that
+    carries it is set aside - not one record per table the name would reach."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise ValueError(f"{what} {excerpt(repr(value))} contains a NUL byte")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"{what} is {size} bytes long, at most {MAX_KEY_BYTES} allowed for a key")
+    return value
+
+
 def record_key(*parts: object) -> str:
     """A record's key as text for the ledger: parts joined by '|', NUL written \\x00, at most 200 chars."""
     return "|".join("" if p is None else str(p) for p in parts).replace("\x00", "\\x00")[:200]

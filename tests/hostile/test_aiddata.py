@@ -108,7 +108,7 @@ CASES = [
          release([*fx.RELEASE_V1, {**fx.ISLAMABAD, "Title": "Islamabad Safe City, phase two"}]), SET_ASIDE,
          r"core\.deals: the source lists this key twice with different values$", record_key=ISLAMABAD),
     Case("10 kB agency name", islamabad(**{"Implementing Agencies": "H" * 10_000 + "|Islamabad Capital Territory Police"}),
-         SET_ASIDE, r"agency name 'H+'\.\.\. is 10000 bytes long, at most 1000 allowed", record_key=ISLAMABAD),
+         SET_ASIDE, r"agency name is 10000 bytes long, at most 1000 allowed for a key", record_key=ISLAMABAD),
     Case("10 kB sector name", islamabad(**{"Sector Name": "S" * 10_000}), SET_ASIDE,
          r"10000 bytes long, at most 2000 allowed", record_key=ISLAMABAD, field="sector_name"),
     Case("record id with '|'", release([*fx.RELEASE_V1, {**fx.ISLAMABAD, "AidData Record ID": "37|016"}]), SET_ASIDE,

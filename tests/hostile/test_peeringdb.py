@@ -88,7 +88,7 @@ CASES = [
     Case("10 kB facility name", facility(104, name="E" * 10_000), SET_ASIDE,
          r"10000 bytes long, at most 2000 allowed", record_key="104", field="name"),
     Case("10 kB operator name", facility(104, org_name="E" * 10_000), SET_ASIDE,
-         r"org_name is 10000 bytes long, at most 1000 allowed for an organisation's name", record_key="104"),
+         r"org_name is 10000 bytes long, at most 1000 allowed for a key", record_key="104"),
     Case("NaN latitude", facility(104, latitude=float("nan")), SET_ASIDE, r"not a finite number \(NaN or infinity\)",
          record_key="104", field="latitude"),
     Case("infinite longitude", facility(104, longitude=float("inf")), SET_ASIDE, r"not a finite number",

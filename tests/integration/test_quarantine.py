@@ -146,29 +146,31 @@ def test_a_bad_setting_is_a_clear_error(warehouse, monkeypatch):
 
 
 # --- other sources: the guard is declared once and applies to each -------------------------------
-def test_cloud_regions_cut_to_a_few_entries_are_quarantined(warehouse, replay_into, monkeypatch, enforced):
-    monkeypatch.setattr(cloud_regions, "SOURCE", dataclasses.replace(
-        cloud_regions.SOURCE, expectations=(), change_guard=ChangeGuard(always_allowed=0)))  # fmt: skip
-    replay_into("v1", lambda root: cf.write_replay_dir(root))
-    load_source("cloud_regions")
-    before = table_fingerprint(warehouse)
-    replay_into("cut", lambda root: cf.write_replay_dir(root, cf.document()["cloud_regions"][:2]))
-    with pytest.raises(pipeline.RunQuarantined, match=r"core.cloud_regions: would remove \d+ of \d+"):
-        load_source("cloud_regions")
-    assert table_fingerprint(warehouse) == before
-
-
-def test_regimes_truncated_mid_file_are_quarantined(warehouse, replay_into, monkeypatch, enforced):
-    monkeypatch.setattr(political_regimes, "SOURCE", dataclasses.replace(
-        political_regimes.SOURCE, expectations=(), change_guard=ChangeGuard(always_allowed=0)))  # fmt: skip
-    replay_into("v1", lambda root: owid.write_replay_dir(root))
-    load_source("political_regimes")
-    before = table_fingerprint(warehouse)
+def regimes_cut_a_third_of_the_way(root):
     body = owid.regime_csv()
-    cut = body[: body.rfind(b"\n", 0, len(body) // 3) + 1]  # a download that stopped a third of the way in
-    replay_into("truncated", lambda root: owid.write_replay_dir(root, cut))
-    with pytest.raises(pipeline.RunQuarantined, match=r"core.country_regimes: would remove \d+ of \d+"):
-        load_source("political_regimes")
+    owid.write_replay_dir(root, body[: body.rfind(b"\n", 0, len(body) // 3) + 1])  # a download that stopped
+
+
+SHRINKS = {
+    "cloud regions cut to two metros": (cloud_regions, cf.write_replay_dir,
+                                        lambda root: cf.write_replay_dir(root, cf.document()["cloud_regions"][:2]),
+                                        "core.cloud_regions"),
+    "regimes truncated mid-file": (political_regimes, owid.write_replay_dir, regimes_cut_a_third_of_the_way,
+                                   "core.country_regimes"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SHRINKS, ids=list(SHRINKS))
+def test_a_shrunken_source_is_quarantined(case, warehouse, replay_into, monkeypatch, enforced):
+    module, write_good, write_shrunk, table = SHRINKS[case]
+    monkeypatch.setattr(module, "SOURCE", dataclasses.replace(
+        module.SOURCE, expectations=(), change_guard=ChangeGuard(always_allowed=0)))  # fmt: skip
+    replay_into("v1", write_good)
+    load_source(module.SOURCE.name)
+    before = table_fingerprint(warehouse)
+    replay_into("shrunk", write_shrunk)
+    with pytest.raises(pipeline.RunQuarantined, match=rf"{table}: would remove \d+ of \d+"):
+        load_source(module.SOURCE.name)
     assert table_fingerprint(warehouse) == before
 
 

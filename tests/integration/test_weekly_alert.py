@@ -15,8 +15,6 @@ import email.policy
 import importlib.util
 import io
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -256,30 +254,7 @@ def test_interrupted_attempt_left_sending_is_sent_again_with_the_same_message_id
     assert ledger(warehouse)[0][:2] == ("sent", "smtp") and ledger(warehouse)[0][4] == 2
 
 
-def test_digest_waits_for_a_running_risk_evaluation(world, warehouse, smtp, monkeypatch):
-    """An evaluation that began before the interval's end but commits later is not missed."""
-    start, end = world
-    monkeypatch.setenv("DSR_ALERT_TO", "analysts@example.org")
-    outcome = []
-    with psycopg.connect(warehouse) as evaluation:  # stands in for the engine, mid-transaction
-        evaluation.execute("SELECT 1 FROM ops.locks WHERE name = 'risk_flags' FOR UPDATE")
-        flag_id = evaluation.execute("""UPDATE risk.flags SET resolved_at = %s
-                                         WHERE entity_id = 'peace-cable' AND pattern_id = 'PRC_SUPPLIER'
-                                        RETURNING flag_id""", (end - timedelta(microseconds=1),)).fetchone()[0]  # fmt: skip
-        evaluation.execute("""INSERT INTO risk.flag_events (flag_id, run_id, event, severity, happened_at)
-                              VALUES (%s, 0, 'resolved', 'high', %s)""", (flag_id, end - timedelta(microseconds=1)))  # fmt: skip
-        sender = threading.Thread(target=lambda: outcome.append(send_weekly_digest(start, end)))
-        sender.start()
-        for _ in range(200):  # until the digest waits for the evaluation's lock
-            waiting = scalar(warehouse, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting and smtp.received == []
-        evaluation.commit()
-    sender.join(timeout=60)
-    assert outcome and outcome[0][0].status == "sent"
-    assert flag_id in outcome[0][0].flag_ids["resolved"]
+# (The digest waiting for a running risk evaluation is tested in test_locks.py.)
 
 
 # --- empty weeks, filters, outbox, skips ----------------------------------------------------------

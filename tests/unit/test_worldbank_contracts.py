@@ -193,8 +193,7 @@ def test_a_row_that_is_not_an_object_is_set_aside_and_the_rest_loads(row):
      ({"contract_signing_date": "last spring"}, r"ValueError: contract_signing_date 'last spring' is not an ISO date"),
      ({"borrower_country": True}, r"TypeError: borrower_country is True, expected text"),
      ({"supplier": "HUAWEI\x00 INTERNATIONAL"}, r"ValueError: supplier 'HUAWEI\\x00 INTERNATIONAL' contains a NUL byte"),
-     ({"supplier": "H" * 10_000}, r"ValueError: supplier is 10000 bytes long, at most 1000 allowed for an "
-                                  r"organisation's name")],
+     ({"supplier": "H" * 10_000}, r"ValueError: supplier is 10000 bytes long, at most 1000 allowed for a key")],
 )  # fmt: skip
 def test_a_contract_that_cannot_be_read_is_set_aside_with_the_reason(changes, reason):
     batch = wb.parse(payloads(with_row("1700004", **changes)))

@@ -50,16 +50,12 @@ def alert_cron() -> str:
 def smtp_timeout() -> float:
     """DSR_SMTP_TIMEOUT: seconds any one SMTP network step may take - connecting, the greeting,
     each command, sending the message (default 30). A connection's ``timeout`` extra overrides it."""
-    raw = os.environ.get("DSR_SMTP_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_SMTP_TIMEOUT
+    from dsrwatch import config
+
     try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise AlertConfigError(f"DSR_SMTP_TIMEOUT={raw!r}: give a number of seconds greater than 0")
-    return value
+        return config.positive_seconds("DSR_SMTP_TIMEOUT", DEFAULT_SMTP_TIMEOUT)
+    except ValueError as exc:
+        raise AlertConfigError(str(exc)) from None
 
 
 def _flag(name: str, default: bool) -> bool:

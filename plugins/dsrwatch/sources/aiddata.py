@@ -75,7 +75,7 @@ from dsrwatch.sources.base import (
     record_key,
     set_aside_on_error,
 )
-from dsrwatch.validation import MAX_KEY_BYTES
+from dsrwatch.validation import key_text
 from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
@@ -516,10 +516,7 @@ def _record_id(value: object) -> str:
 def _organisation_name(name: str) -> str:
     """A party name becomes an alias (a key of core.organisation_aliases): one no key can hold
     makes the record unreadable, so the deal alone is set aside (not the deal and its organisations)."""
-    size = len(name.encode("utf-8", "surrogatepass"))
-    if size > MAX_KEY_BYTES:
-        raise ValueError(f"agency name {name[:60]!r}... is {size} bytes long, at most {MAX_KEY_BYTES} allowed")
-    return name
+    return key_text(name, "agency name")
 
 
 def split_agencies(names: object, types: object) -> list[tuple[str, str | None]]:

@@ -56,7 +56,7 @@ from dsrwatch.sources.base import (
     require,
     set_aside_on_error,
 )
-from dsrwatch.validation import MAX_KEY_BYTES, UNREADABLE
+from dsrwatch.validation import UNREADABLE, key_text
 from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
@@ -150,14 +150,7 @@ def _text(value: object, what: str) -> str | None:
 def _provider_name(value: object) -> str | None:
     """The provider, which also becomes an organisation and an alias (keys of shared tables): a
     name no key can hold is refused here, so the region alone is set aside, not three records."""
-    name = _text(value, "name")
-    if name is not None:
-        if "\x00" in name:
-            raise ValueError("provider name contains a NUL byte")
-        if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            raise ValueError(f"provider name is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, "
-                             f"at most {MAX_KEY_BYTES} allowed")  # fmt: skip
-    return name
+    return key_text(_text(value, "name"), "provider name")
 
 
 def country_iso3(country_name: str | None, metro: str) -> str | None:

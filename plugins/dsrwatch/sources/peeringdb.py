@@ -79,7 +79,7 @@ from dsrwatch.sources.base import (
     require,
     set_aside_on_error,
 )
-from dsrwatch.validation import MAX_KEY_BYTES
+from dsrwatch.validation import key_text
 from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 log = logging.getLogger(__name__)
@@ -334,13 +334,7 @@ def _organisation_name(record: dict, field: str) -> str | None:
     """A name that is resolved to an organisation becomes a key of the shared organisation tables: a
     NUL byte or a name too long for a key makes the record unreadable (one record set aside, not one
     per table the name would reach)."""
-    name = _text(record, field)
-    if name and "\x00" in name:
-        raise ValueError(f"{field} {_shown(name)} contains a NUL byte")
-    if name and len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise ValueError(f"{field} is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, at most "
-                         f"{MAX_KEY_BYTES} allowed for an organisation's name")  # fmt: skip
-    return name
+    return key_text(_text(record, field), field)
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -74,7 +74,7 @@ from dsrwatch.sources.base import (
     record_key,
     set_aside_on_error,
 )
-from dsrwatch.validation import MAX_KEY_BYTES
+from dsrwatch.validation import key_text
 from dsrwatch.warehouse.tables import RawPayload
 
 log = logging.getLogger(__name__)
@@ -204,13 +204,7 @@ def _text(row: dict, name: str) -> str | None:
 def _supplier(row: dict) -> str | None:
     """The supplier's name, which becomes an organisation's key: a NUL byte or a name too long for
     a key makes the contract unreadable (one record set aside, not one per table it would reach)."""
-    name = _text(row, "supplier")
-    if name and "\x00" in name:
-        raise ValueError(f"supplier {_shown(name)} contains a NUL byte")
-    if name and len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise ValueError(f"supplier is {len(name.encode('utf-8', 'surrogatepass'))} bytes long, at most "
-                         f"{MAX_KEY_BYTES} allowed for an organisation's name")  # fmt: skip
-    return name
+    return key_text(_text(row, "supplier"), "supplier")
 
 
 def _signing_date(value: object) -> date | None:
