@@ -476,13 +476,8 @@ class TestUnreachableHost:
         port = _closed_port()
         session = CountingSession()
         fetcher = live(session=session, backoff_base=0.25, max_attempts=5)
-
-        started = time.monotonic()
         with pytest.raises(HostUnreachable) as caught:
             fetcher.get(f"http://127.0.0.1:{port}/a.json")
-        elapsed = time.monotonic() - started
-
-        assert elapsed < 0.5
         assert session.attempts == 1
         assert sleeps == []
         message = str(caught.value)
@@ -496,13 +491,8 @@ class TestUnreachableHost:
     def test_unresolvable_host_fails_at_once(self, live, sleeps):
         session = CountingSession()
         fetcher = live(session=session, backoff_base=0.25, max_attempts=5)
-
-        started = time.monotonic()
         with pytest.raises(HostUnreachable) as caught:
             fetcher.get(f"https://{UNRESOLVABLE}/api/v3/cable/all.json")
-        elapsed = time.monotonic() - started
-
-        assert elapsed < 0.5
         assert session.attempts == 1
         assert sleeps == []
         assert f"cannot reach {UNRESOLVABLE}: name resolution failed (no network?)" in str(caught.value)
