@@ -34,6 +34,7 @@ import requests
 import urllib3.exceptions
 
 from dsrwatch import config
+from dsrwatch.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,8 @@ class Fetcher:
             # The caller still needs the content: reuse the body this 304 confirms.
             response = replace(response, body=self.conditional.previous_body(full_url))
         if self.record_dir is not None and (response.body or not response.not_modified):
-            target = self.record_dir / url_to_relative_path(full_url)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(response.body)
+            # Whole or absent; readable like any file the user saves (recordings are shared for replay).
+            write_atomic(self.record_dir / url_to_relative_path(full_url), response.body, mode=0o644)
         return response
 
     def close(self) -> None:
