@@ -44,7 +44,7 @@ def command_run(args: argparse.Namespace) -> int:
     ensure_schema()
     started_at = _warehouse_now()
     print(f"warehouse: {describe_location()}")
-    from dsrwatch.orchestration import dags_in_order, ensure_metadata_db
+    from dsrwatch.orchestration import dags_in_order, ensure_metadata_db, stop_requested
 
     ensure_metadata_db()
     failed, airflow_run_ids = [], []
@@ -60,7 +60,8 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"== {dag.dag_id}: {state} in {time.perf_counter() - started:.1f}s", flush=True)
             if "success" not in state:
                 failed.append(dag.dag_id)
-            if stop.requested:  # a task swallowed the interrupt: no later DAG runs on half a world
+            stop.requested = stop.requested or stop_requested()  # a task may have taken the signal
+            if stop.requested:  # no later DAG runs on half a world
                 print(f"\nstopped by {stop.requested} after {dag.dag_id}; the remaining DAGs did not run", flush=True)
                 break
     print("\nSummary per source (this run's own runs)")

@@ -6,7 +6,10 @@ psycopg, pandas and friends are imported inside the task bodies, at run time.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, get_current_context, task
@@ -76,6 +79,35 @@ def _fail_fast_on_fatal(exc: Exception) -> None:
         raise AirflowFailException(str(exc)) from exc
 
 
+_stop_requested: str | None = None
+
+
+def stop_requested() -> str | None:
+    """The signal (SIGTERM) that interrupted a task in this process, if any: ``make run`` stops then."""
+    return _stop_requested
+
+
+@contextlib.contextmanager
+def stoppable():
+    """Inside a task, SIGTERM interrupts the work (Airflow's own handler only calls ``on_kill``,
+    which a task function does not have, so a run waiting on a lock or a server would go on): the
+    run records how it ended and the task fails at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        global _stop_requested
+        _stop_requested = signal.Signals(signum).name
+        raise KeyboardInterrupt(_stop_requested)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def ingest_dag(spec, description: str = ""):
     """The DAG of one source, all from its declaration (``SourceSpec``): dag_id, schedule, tags,
     docs (``description``: the source module's docstring), and the standard fetch -> load tasks
@@ -127,7 +159,8 @@ def ingest_tasks(source_name: str) -> None:
         if (params or {}).get("accept_run_id"):
             return int(params["accept_run_id"])
         try:
-            return fetch_to_raw(source_name, airflow_run_id=get_current_context()["run_id"])
+            with stoppable():
+                return fetch_to_raw(source_name, airflow_run_id=get_current_context()["run_id"])
         except Exception as exc:
             _fail_fast_on_fatal(exc)
             raise
@@ -140,7 +173,8 @@ def ingest_tasks(source_name: str) -> None:
 
         accept = bool((params or {}).get("accept_run_id"))
         try:
-            return asdict(load_from_raw(source_run_id, accept=accept))
+            with stoppable():
+                return asdict(load_from_raw(source_run_id, accept=accept))
         except Exception as exc:
             _fail_fast_on_fatal(exc)
             raise

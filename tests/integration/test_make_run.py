@@ -72,3 +72,31 @@ def test_without_smtp_the_notice_is_printed(user_env):
     assert result.returncode == 1
     assert "DSR Watch ops: submarine_cables.load QUARANTINED" in result.stderr
     assert "(not mailed: no DSR_OPS_TO recipients)" in result.stderr
+
+
+def test_sigterm_stops_make_run_while_it_waits_on_a_lock(user_env, warehouse):
+    """A SIGTERM (or Ctrl-C) during a run stops it: the interrupted run is recorded, and no later
+    DAG (risk engine, digest) runs on half a world."""
+    import signal
+    import time
+
+    import psycopg
+
+    from dsrwatch.warehouse import locks
+
+    user_env["DSR_EXPECTATIONS"] = "warn"
+    with psycopg.connect(warehouse, autocommit=True) as holder, holder.transaction():
+        locks.take(holder, "source:submarine_cables")  # another run of the source is loading
+        child = subprocess.Popen([sys.executable, "-m", "dsrwatch", "run", "submarine_cables", "risk_flags"],
+                                 cwd=ROOT, env=user_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not scalar(warehouse, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+            assert time.monotonic() < deadline and child.poll() is None, "the run never waited for the lock"
+            time.sleep(0.1)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    assert "stopped by SIGTERM after submarine_cables; the remaining DAGs did not run" in out
+    assert "== risk_flags" not in out
+    assert query(warehouse, "SELECT status, error LIKE 'load: KeyboardInterrupt%%' FROM ops.source_runs") == [
+        ("failed", True)]
