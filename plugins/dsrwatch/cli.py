@@ -28,7 +28,7 @@ def airflow_environment() -> None:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "DSR_TASK_RETRIES": "0",
         # Task logs at WARNING keep the per-DAG lines and the summary readable; INFO shows all.
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DSR_LOG_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": config.log_level("WARNING"),
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
@@ -214,7 +214,7 @@ UI_HOST_DEFAULT = "127.0.0.1"
 def ui_host() -> str:
     """DSR_UI_HOST: the address ``up`` binds the UI (Airflow's API server) to; 127.0.0.1 unless set,
     e.g. 0.0.0.0 for every interface. Airflow's own default, 0.0.0.0, would publish the login page."""
-    return os.environ.get("DSR_UI_HOST", "").strip() or UI_HOST_DEFAULT
+    return config.ui_host(UI_HOST_DEFAULT)
 
 
 def simple_auth_password_file():
@@ -235,7 +235,7 @@ def standalone_launch() -> tuple[list[str], dict]:
 
     airflow_environment()
     os.environ.pop("DSR_TASK_RETRIES", None)  # the scheduler keeps the DAGs' retries
-    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("DSR_LOG_LEVEL", "INFO")
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = config.log_level("INFO")
     os.environ["AIRFLOW__API__HOST"] = ui_host()
     home = Path(os.environ["AIRFLOW_HOME"]).resolve()
     if home == (config.PROJECT_ROOT / ".airflow").resolve():
@@ -331,7 +331,7 @@ def configure_logging() -> None:
     also in the records of Airflow, requests, urllib3 and smtplib (dsrwatch.redaction)."""
     from dsrwatch import redaction
 
-    logging.basicConfig(level=os.environ.get("DSR_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=config.log_level("WARNING"), format="%(levelname)s %(name)s: %(message)s")
     redaction.install()
 
 

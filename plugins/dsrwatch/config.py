@@ -79,3 +79,36 @@ def ops_recipients() -> tuple[str, ...]:
     """DSR_OPS_TO: the data engineers' addresses (comma-separated) for failure notifications."""
     raw = _env("DSR_OPS_TO")
     return tuple(a.strip() for a in raw.split(",") if a.strip()) if raw else ()
+
+
+def setting(name: str) -> str | None:
+    """A DSR_* setting as text, stripped; None when unset or empty (the settings' own readers
+    below, and the alert settings, go through here)."""
+    return _env(name)
+
+
+def flag(name: str, default: bool) -> bool:
+    """A true/false setting (1/true/yes/on, 0/false/no/off); ValueError names the setting."""
+    raw = (_env(name) or "").lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r}: use true or false")
+
+
+def log_level(default: str) -> str:
+    """DSR_LOG_LEVEL (CLI and task logs)."""
+    return _env("DSR_LOG_LEVEL") or default
+
+
+def task_retries() -> int:
+    """DSR_TASK_RETRIES: task retries (default 3; make run sets 0)."""
+    return int(_env("DSR_TASK_RETRIES") or 3)
+
+
+def ui_host(default: str) -> str:
+    """DSR_UI_HOST: the address ``make up`` binds the Airflow UI/API to."""
+    return _env("DSR_UI_HOST") or default

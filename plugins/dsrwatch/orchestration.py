@@ -7,12 +7,13 @@ psycopg, pandas and friends are imported inside the task bodies, at run time.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, get_current_context, task
+
+from dsrwatch import config
 
 START_DATE = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -25,7 +26,7 @@ def _notify_engineers(context) -> None:
 DEFAULT_ARGS = {
     "owner": "dsrwatch",
     # DSR_TASK_RETRIES=0 for one-shot runs (make run, tests), where waiting for a retry helps nobody.
-    "retries": int(os.environ.get("DSR_TASK_RETRIES", "3")),
+    "retries": config.task_retries(),
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),

@@ -18,10 +18,10 @@ A list: ``{"name": "analysts", "to": ["a@example.org"], "categories": ["cables",
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 
+from dsrwatch import config
 from dsrwatch.vocabulary import CATEGORIES, SEVERITIES
 
 DEFAULT_CRON = "0 6 * * 1"  # Monday 06:00 UTC, after the Monday 03:00 ingests and their risk run
@@ -44,14 +44,12 @@ class AlertConfigError(ValueError):
 
 def alert_cron() -> str:
     """DSR_ALERT_CRON (five-field cron, UTC) or Monday 06:00."""
-    return os.environ.get("DSR_ALERT_CRON", "").strip() or DEFAULT_CRON
+    return config.setting("DSR_ALERT_CRON") or DEFAULT_CRON
 
 
 def smtp_timeout() -> float:
     """DSR_SMTP_TIMEOUT: seconds any one SMTP network step may take - connecting, the greeting,
     each command, sending the message (default 30). A connection's ``timeout`` extra overrides it."""
-    from dsrwatch import config
-
     try:
         return config.positive_seconds("DSR_SMTP_TIMEOUT", DEFAULT_SMTP_TIMEOUT)
     except ValueError as exc:
@@ -59,14 +57,10 @@ def smtp_timeout() -> float:
 
 
 def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise AlertConfigError(f"{name}={raw!r}: use true or false")
+    try:
+        return config.flag(name, default)
+    except ValueError as exc:
+        raise AlertConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -171,11 +165,11 @@ def load_settings() -> AlertSettings:
     raw = _variable_lists()
     if raw and raw.strip():
         return AlertSettings(parse_lists(raw, f"Variable {VARIABLE_NAME}"), f"Variable {VARIABLE_NAME}")
-    raw = os.environ.get("DSR_ALERT_LISTS", "").strip()
+    raw = config.setting("DSR_ALERT_LISTS")
     if raw:
         return AlertSettings(parse_lists(raw, "DSR_ALERT_LISTS"), "DSR_ALERT_LISTS")
     send_empty = _flag("DSR_ALERT_SEND_EMPTY", True)
-    raw = os.environ.get("DSR_ALERT_TO", "").strip()
+    raw = config.setting("DSR_ALERT_TO")
     if raw:
         to = _addresses(raw, "DSR_ALERT_TO")
         return AlertSettings((RecipientList(DEFAULT_LIST, to, send_empty=send_empty, origin="DSR_ALERT_TO"),),
