@@ -5,10 +5,14 @@
            conditional GET (ETag / Last-Modified). A host that has never answered this Fetcher and
            cannot be resolved or refuses the connection fails at once (:class:`HostUnreachable`):
            offline, retrying with backoff only delays the failure. Bodies are streamed and cut off
-           at ``max_payload_bytes`` (:class:`PayloadTooLarge`).
+           at ``max_payload_bytes`` (:class:`PayloadTooLarge`). A source may declare an optional API
+           key (:class:`ApiKeyConnection`): read from an Airflow connection, sent as a header, with
+           its own politeness delay. ``get(..., retry_if=...)`` also retries a 200 whose body is
+           really a "slow down" answer, with the same backoff.
 * record - live, and each response body is also written under DSR_RECORD_DIR.
 * replay - bodies are read from DSR_REPLAY_DIR (several directories separated by ':', searched
-           in order); no network at all.
+           in order); no network at all, and no API key is looked up. A recording that ``retry_if``
+           calls a "slow down" answer is fatal (record it again).
 
 Replay/record layout: ``DIR/<host>/<path>`` exactly as in the URL. A query string becomes part
 of the file name: ``<path>?<query>``, the query kept as sent, with any '/' in it written as
@@ -33,7 +37,7 @@ from typing import Protocol
 import requests
 import urllib3.exceptions
 
-from dsrwatch import config
+from dsrwatch import airflow_adapter, config, redaction
 from dsrwatch.files import write_atomic
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,63 @@ class FetchedResponse:
     content_type: str | None = None
     replayed_from: str | None = None
     not_modified: bool = False
+
+
+# Why a 2xx answer is really the server asking us to slow down (a rate-limit notice sent with
+# HTTP 200), or None when the response is a real answer. See Fetcher.get(retry_if=...).
+RetryIf = Callable[[FetchedResponse], str | None]
+
+
+@dataclass(frozen=True)
+class ApiKeyConnection:
+    """An optional API key a source declares (``SourceSpec.api_key``); the fetch layer applies it.
+
+    The key is the password of the Airflow connection ``conn_id``; when there is one it is sent as
+    header ``header`` with the value ``value`` (``{key}`` stands for the key, e.g.
+    ``"Api-Key {key}"``) and, if ``politeness_delay`` is given, that per-host delay replaces the
+    source's (APIs often allow keyed clients more requests). Without a key the fetch is anonymous.
+    """
+
+    conn_id: str
+    header: str = "Authorization"
+    value: str = "{key}"
+    politeness_delay: float | None = None
+
+    def __post_init__(self) -> None:
+        if "{key}" not in self.value:
+            raise ValueError(f"ApiKeyConnection({self.conn_id!r}): value {self.value!r} must contain '{{key}}'")
+
+    def header_value(self, key: str) -> str:
+        return self.value.replace("{key}", key)
+
+
+def read_api_key(conn_id: str) -> str | None:
+    """The password of Airflow connection ``conn_id`` (stripped), or None to fetch anonymously.
+
+    Looked up only inside an Airflow task or when ``AIRFLOW_CONN_<ID>`` is set, so scripts and tests
+    never import Airflow for it. The key is optional, so a lookup that fails (a secrets backend that
+    cannot answer, a malformed connection) is logged and the fetch goes on anonymously; so does a
+    password that cannot be sent in a header. A key found is registered with
+    :func:`dsrwatch.redaction.add_secret`, and never logged.
+    """
+    try:
+        if airflow_adapter.in_task():
+            found = airflow_adapter.connection(conn_id)
+        else:
+            found = airflow_adapter.connection_from_environment(conn_id)
+    except Exception as exc:  # Airflow missing, a bad AIRFLOW_CONN_ value, a secrets backend down
+        log.warning("no usable Airflow connection %r (%s); fetching without its API key", conn_id,
+                    type(exc).__name__)  # fmt: skip
+        return None
+    key = (getattr(found, "password", None) or "").strip()
+    if not key:
+        return None
+    redaction.add_secret(key)
+    if not (key.isascii() and key.isprintable()):
+        log.warning("the password of Airflow connection %r holds characters an HTTP header cannot carry; "
+                    "fetching without its API key", conn_id)  # fmt: skip
+        return None
+    return key
 
 
 @dataclass(frozen=True)
@@ -183,7 +244,9 @@ class Fetcher:
 
     ``mode`` is derived from the settings unless given: replay when DSR_REPLAY_DIR is set,
     record when DSR_RECORD_DIR is set, else live. ``max_payload_bytes`` caps every body
-    (live: Content-Length, then the bytes streamed; replay: the file size).
+    (live: Content-Length, then the bytes streamed; replay: the file size). ``api_key``: the
+    source's optional key (:class:`ApiKeyConnection`), looked up once here unless in replay mode;
+    with a key, its header is added to ``headers`` and its politeness delay replaces ours.
     """
 
     replay_dirs: list[Path] = field(default_factory=config.replay_dirs)
@@ -193,7 +256,8 @@ class Fetcher:
     backoff_base: float = 2.0
     max_wait: float = 300.0
     timeout: tuple[float, float] = (10.0, 120.0)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may carry an API key
+    api_key: ApiKeyConnection | None = None
     session: requests.Session | None = None
     conditional: ConditionalCache | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -206,6 +270,20 @@ class Fetcher:
 
     def __post_init__(self) -> None:
         self.politeness_delay = config.politeness_delay_seconds(self.politeness_delay)
+        if self.api_key is not None and self.mode != "replay":
+            self._use_api_key(self.api_key)
+
+    def _use_api_key(self, declared: ApiKeyConnection) -> None:
+        key = read_api_key(declared.conn_id)
+        if key is None:
+            log.info("no API key in Airflow connection %r: fetching anonymously, %.1fs between requests",
+                     declared.conn_id, self.politeness_delay)  # fmt: skip
+            return
+        self.headers = {**self.headers, declared.header: declared.header_value(key)}
+        if declared.politeness_delay is not None:
+            self.politeness_delay = config.politeness_delay_seconds(declared.politeness_delay)
+        log.info("fetching with the API key of Airflow connection %r (header %s), %.1fs between requests",
+                 declared.conn_id, declared.header, self.politeness_delay)  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -224,14 +302,24 @@ class Fetcher:
         url: str,
         params: Mapping[str, object] | None = None,
         validators: Validators | None = None,
+        retry_if: RetryIf | None = None,
     ) -> FetchedResponse:
+        """The answer to GET ``url`` with ``params``. ``retry_if(response)`` returns why a 2xx answer
+        is really a "slow down" notice (else None): live, it is retried like a 429 (same attempts
+        and backoff) and, when the attempts run out, a :class:`RetryableFetchError` names the URL and
+        the reason; such an answer is never recorded. In replay a recording of it is fatal."""
         full_url = build_url(url, params)
         self.requests_made += 1
         if self.mode == "replay":
-            return self._replay(full_url)
+            response = self._replay(full_url)
+            reason = retry_if(response) if retry_if is not None else None
+            if reason:
+                raise FatalFetchError(f"replay of {full_url}: the recording is {reason}, not an answer to use; "
+                                      f"record it again ({response.replayed_from})")  # fmt: skip
+            return response
         if validators is None and self.conditional is not None:
             validators = self.conditional.validators(full_url)
-        response = self._live(full_url, validators)
+        response = self._live(full_url, validators, retry_if)
         if response.not_modified and self.conditional is not None:
             # The caller still needs the content: reuse the body this 304 confirms.
             response = replace(response, body=self.conditional.previous_body(full_url))
@@ -273,7 +361,7 @@ class Fetcher:
                 self.sleep(remaining)
         self._last_request_at[host] = time.monotonic()
 
-    def _live(self, url: str, validators: Validators | None) -> FetchedResponse:
+    def _live(self, url: str, validators: Validators | None, retry_if: RetryIf | None = None) -> FetchedResponse:
         if self.session is None:
             self.session = requests.Session()
         headers = {"User-Agent": config.USER_AGENT, **self.headers}
@@ -302,9 +390,16 @@ class Fetcher:
                         wait = _retry_after_seconds(answer.headers.get("Retry-After"), time.time())
                     else:
                         try:
-                            return self._to_response(url, answer)
+                            response = self._to_response(url, answer)
                         except requests.RequestException as exc:  # the body was cut short or stalled
                             problem = f"{type(exc).__name__}: {exc}"
+                            wait = None
+                        else:
+                            # A 304 confirms a body accepted before: only a fresh body is judged.
+                            reason = None if retry_if is None or response.not_modified else retry_if(response)
+                            if not reason:
+                                return response
+                            problem = reason
                             wait = None
             if attempt == self.max_attempts:
                 break

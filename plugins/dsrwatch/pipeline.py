@@ -78,7 +78,7 @@ def fetch_to_raw(source_name: str, airflow_run_id: str | None = None) -> int:
     ensure_schema()
     with connect(autocommit=True) as conn:
         fetcher = Fetcher(politeness_delay=spec.politeness_delay, max_payload_bytes=spec.max_payload_bytes,
-                          **spec.fetcher_options)
+                          api_key=spec.api_key, **spec.fetcher_options)
         run_id = ledger.start_run(conn, spec.name, fetcher.mode, airflow_run_id)
         ledger.declare_sources(conn, [get_source(name).SOURCE for name in source_names()])
         for orphan in ledger.abandon_orphans(conn, spec.name, found_by=run_id):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import logging
 import socket
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import requests
 from dsrwatch import config
 from dsrwatch.fetching import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    ApiKeyConnection,
     FatalFetchError,
     Fetcher,
     FetchError,
@@ -858,3 +860,207 @@ def test_a_query_too_long_for_a_file_name_is_named_by_its_digest():
     relative = url_to_relative_path(f"https://example.org/api/data.json?{query}")
     assert str(relative) == f"example.org/api/data.json?sha256-{hashlib.sha256(query.encode()).hexdigest()}"
     assert len(relative.name.encode()) < 255
+
+
+# -- 7. a source's optional API key (SourceSpec.api_key, applied by the fetch layer) ------------------
+class FakeConnection:
+    """What airflow_adapter returns for a defined connection: only the password matters here."""
+
+    def __init__(self, password: str | None):
+        self.password = password
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Airflow connections by id, served through airflow_adapter without importing Airflow; records
+    every lookup (``asked``) and every value handed to redaction.add_secret (``secrets``)."""
+    from dsrwatch import airflow_adapter, redaction
+
+    state = {"defined": {}, "asked": [], "secrets": [], "in_task": False, "fail": None}
+
+    def lookup(conn_id):
+        state["asked"].append(conn_id)
+        if state["fail"] is not None:
+            raise state["fail"]
+        return state["defined"].get(conn_id)
+
+    monkeypatch.setattr(airflow_adapter, "connection", lookup)
+    def from_environment(conn_id):
+        assert not state["in_task"], "inside a task the connection is read from Airflow itself"
+        return lookup(conn_id)
+
+    monkeypatch.setattr(airflow_adapter, "connection_from_environment", from_environment)
+    monkeypatch.setattr(airflow_adapter, "in_task", lambda: state["in_task"])
+    monkeypatch.setattr(redaction, "add_secret", lambda *values: state["secrets"].extend(values))
+    return state
+
+
+KEYED = ApiKeyConnection("example_api", header="X-Api-Key", value="Token {key}", politeness_delay=0.5)
+
+
+class TestApiKey:
+    def test_the_key_is_sent_as_declared_and_its_delay_replaces_the_sources(
+        self, live, server, sleeps, connections, monkeypatch, caplog
+    ):
+        monkeypatch.delenv("DSR_POLITENESS_DELAY", raising=False)
+        connections["defined"]["example_api"] = FakeConnection("  s3cret-key-42\n")
+        server.script("/a", Answer(200, body=b"a"))
+        caplog.set_level(logging.DEBUG)
+
+        fetcher = live(politeness_delay=3.0, headers={"Accept": "application/json"}, api_key=KEYED)
+        fetcher.get(server.url("/a"))
+        fetcher.get(server.url("/a"))
+
+        assert connections["asked"] == ["example_api"]  # once, when the fetcher is built
+        assert [r.header("X-Api-Key") for r in server.requests] == ["Token s3cret-key-42"] * 2
+        assert all(r.header("Accept") == "application/json" for r in server.requests)
+        assert fetcher.politeness_delay == 0.5
+        [wait] = sleeps
+        assert 0.0 < wait <= 0.5
+        assert connections["secrets"] == ["s3cret-key-42"]  # masked in every later log line
+        assert "s3cret-key-42" not in caplog.text
+        assert "API key of Airflow connection 'example_api' (header X-Api-Key)" in caplog.text
+
+    def test_without_a_key_the_fetch_is_anonymous_at_the_sources_delay(
+        self, live, server, sleeps, connections, monkeypatch
+    ):
+        monkeypatch.delenv("DSR_POLITENESS_DELAY", raising=False)
+        connections["defined"]["example_api"] = FakeConnection("  ")  # defined, but no password
+        server.script("/a", Answer(200, body=b"a"))
+
+        fetcher = live(politeness_delay=3.0, api_key=KEYED)
+        fetcher.get(server.url("/a"))
+        fetcher.get(server.url("/a"))
+
+        assert [r.header("X-Api-Key") for r in server.requests] == [None, None]
+        assert fetcher.politeness_delay == 3.0
+        [wait] = sleeps
+        assert 2.5 < wait <= 3.0
+        del connections["defined"]["example_api"]  # not defined at all: anonymous too
+        assert live(politeness_delay=3.0, api_key=KEYED).headers == {}
+        assert connections["secrets"] == []
+
+    def test_inside_a_task_the_connection_is_read_from_airflow(self, live, server, connections):
+        connections["in_task"] = True
+        connections["defined"]["example_api"] = FakeConnection("s3cret-key-42")
+        server.script("/a", Answer(200, body=b"a"))
+        live(api_key=KEYED).get(server.url("/a"))
+        assert server.requests[0].header("X-Api-Key") == "Token s3cret-key-42"
+
+    def test_dsr_politeness_delay_still_wins(self, live, connections, monkeypatch):
+        monkeypatch.setenv("DSR_POLITENESS_DELAY", "0")
+        connections["defined"]["example_api"] = FakeConnection("s3cret-key-42")
+        assert live(politeness_delay=3.0, api_key=KEYED).politeness_delay == 0.0
+
+    def test_no_key_is_looked_up_in_replay_mode(self, make_fetcher, connections, tmp_path):
+        connections["defined"]["example_api"] = FakeConnection("s3cret-key-42")
+        fetcher = make_fetcher(replay_dirs=[tmp_path], api_key=KEYED)
+        assert fetcher.mode == "replay" and fetcher.headers == {}
+        assert connections["asked"] == []
+
+    def test_a_lookup_that_fails_is_logged_and_the_fetch_goes_on_anonymously(
+        self, live, server, connections, caplog
+    ):
+        connections["fail"] = RuntimeError("secrets backend unreachable")
+        server.script("/a", Answer(200, body=b"a"))
+        caplog.set_level(logging.WARNING)
+        fetcher = live(api_key=KEYED)
+        assert fetcher.get(server.url("/a")).body == b"a"
+        assert server.requests[0].header("X-Api-Key") is None
+        assert "no usable Airflow connection 'example_api' (RuntimeError)" in caplog.text
+
+    def test_a_key_no_header_can_carry_is_not_sent_nor_logged(self, live, server, connections, caplog):
+        connections["defined"]["example_api"] = FakeConnection("s3cret\r\nX-Injected: 1")
+        server.script("/a", Answer(200, body=b"a"))
+        caplog.set_level(logging.DEBUG)
+        fetcher = live(api_key=KEYED)
+        fetcher.get(server.url("/a"))
+        assert server.requests[0].header("X-Api-Key") is None and server.requests[0].header("X-Injected") is None
+        assert connections["secrets"] == ["s3cret\r\nX-Injected: 1"]
+        assert "s3cret" not in caplog.text and "characters an HTTP header cannot carry" in caplog.text
+
+    def test_the_declared_value_must_hold_the_key(self):
+        with pytest.raises(ValueError, match=r"must contain '\{key\}'"):
+            ApiKeyConnection("example_api", value="Api-Key")
+        assert ApiKeyConnection("x").header_value("k") == "k"
+        assert SourceSpec.__dataclass_fields__["api_key"].default is None  # sources are anonymous by default
+
+
+# -- 8. body-level retries: a 200 that is really "slow down" (Fetcher.get(retry_if=...)) -------------
+SLOW_DOWN = b"Slow down: one request every 5 seconds please."
+
+
+def slow_down(response) -> str | None:
+    return "the slow-down notice" if response.body.startswith(b"Slow down") else None
+
+
+class TestRetryIf:
+    def test_a_slow_down_answer_is_retried_with_the_normal_backoff(self, live, server, sleeps, caplog):
+        server.script("/a", Answer(200, body=SLOW_DOWN), Answer(200, body=SLOW_DOWN), Answer(200, body=b'{"ok": 1}'))
+        caplog.set_level(logging.WARNING)
+
+        response = live(backoff_base=10.0).get(server.url("/a"), params={"q": 1}, retry_if=slow_down)
+
+        assert response.body == b'{"ok": 1}' and response.http_status == 200
+        assert sleeps == [10.0, 20.0]
+        assert len(server.requests_to("/a")) == 3
+        assert f"GET {server.url('/a?q=1')}: the slow-down notice; attempt 1/5, retrying in 10.0s" in caplog.text
+
+    def test_when_attempts_run_out_the_error_is_retryable_and_names_the_url(self, live, server, sleeps):
+        server.script("/a", Answer(200, body=SLOW_DOWN))
+
+        with pytest.raises(RetryableFetchError) as caught:
+            live(backoff_base=10.0).get(server.url("/a"), params={"q": 1}, retry_if=slow_down)
+
+        assert str(caught.value) == f"GET {server.url('/a?q=1')} failed after 5 attempts: the slow-down notice"
+        assert caught.value.retryable
+        assert sleeps == [10.0, 20.0, 40.0, 80.0]
+        assert len(server.requests_to("/a")) == 5
+
+    def test_429s_and_slow_down_answers_share_one_budget(self, live, server, sleeps):
+        server.script("/a", Answer(429), Answer(200, body=SLOW_DOWN), Answer(503), Answer(200, body=SLOW_DOWN))
+        with pytest.raises(RetryableFetchError, match="failed after 4 attempts: the slow-down notice"):
+            live(backoff_base=1.0, max_attempts=4).get(server.url("/a"), retry_if=slow_down)
+        assert sleeps == [1.0, 2.0, 4.0] and len(server.requests_to("/a")) == 4
+
+    def test_without_the_predicate_the_same_answer_is_returned(self, live, server, sleeps):
+        server.script("/a", Answer(200, body=SLOW_DOWN))
+        assert live().get(server.url("/a")).body == SLOW_DOWN
+        assert sleeps == []
+
+    def test_a_slow_down_answer_is_never_recorded(self, make_fetcher, server, tmp_path):
+        server.script("/a", Answer(200, body=SLOW_DOWN), Answer(200, body=b"real"))
+        fetcher = make_fetcher(replay_dirs=[], record_dir=tmp_path, politeness_delay=0.0)
+        assert fetcher.get(server.url("/a"), retry_if=slow_down).body == b"real"
+        assert (tmp_path / server.host / "a").read_bytes() == b"real"
+
+        server.script("/b", Answer(200, body=SLOW_DOWN))
+        with pytest.raises(RetryableFetchError):
+            fetcher.get(server.url("/b"), retry_if=slow_down)
+        assert not (tmp_path / server.host / "b").exists()
+
+    def test_a_304_is_not_judged_it_confirms_a_body_accepted_before(self, live, server, sleeps):
+        url = server.url("/a")
+        cache = FakeConditional(validators={url: Validators(etag='"v1"')}, bodies={url: b"previous"})
+        server.script("/a", Answer(304, {"ETag": '"v1"'}))
+        judged = []
+        response = live(conditional=cache).get(url, retry_if=lambda r: judged.append(r.http_status))
+        assert response.body == b"previous" and judged == [] and sleeps == []
+
+    def test_error_statuses_keep_their_meaning(self, live, server, sleeps):
+        server.script("/a", Answer(404, body=SLOW_DOWN))
+        with pytest.raises(FatalFetchError, match="HTTP 404"):
+            live().get(server.url("/a"), retry_if=slow_down)
+        assert sleeps == []
+
+    def test_a_recorded_slow_down_answer_is_fatal_in_replay(self, make_fetcher, tmp_path):
+        recording = _write(tmp_path, "api.example.org/a?q=1", SLOW_DOWN)
+        fetcher = make_fetcher(replay_dirs=[tmp_path], session=NoNetworkSession())
+
+        with pytest.raises(FatalFetchError) as caught:
+            fetcher.get("https://api.example.org/a", params={"q": 1}, retry_if=slow_down)
+
+        message = str(caught.value)
+        assert "replay of https://api.example.org/a?q=1: the recording is the slow-down notice" in message
+        assert "record it again" in message and str(recording) in message
+        assert fetcher.get("https://api.example.org/a", params={"q": 1}).body == SLOW_DOWN  # no predicate: as before

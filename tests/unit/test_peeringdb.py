@@ -471,41 +471,59 @@ def test_429_is_waited_out_for_retry_after_and_requests_keep_their_pace(server, 
 
 
 def test_api_key_header_only_when_the_connection_provides_one(server, live, monkeypatch, caplog):
+    """The key is declared on SOURCE (api_key) and applied by the fetch layer, as the pipeline builds
+    the Fetcher; peeringdb.fetch itself never touches the connection or the fetcher's settings."""
+    from dsrwatch import airflow_adapter
+
     monkeypatch.setattr(peeringdb, "PAGE_SIZE", 10)
     script_pages(server, "org", [], 10)
     script_pages(server, "fac", [], 10)
-    monkeypatch.delenv("AIRFLOW_CONN_PEERINGDB", raising=False)
-    list(peeringdb.fetch(live(), None, base_url=server.url("/api")))
-    assert [r.header("Authorization") for r in server.requests] == [None, None]
-
-    # The connection lookup itself runs in Airflow (test_api_key_is_read_from_the_airflow_connection).
-    monkeypatch.setattr(peeringdb, "api_key", lambda: "test-key-123")
     monkeypatch.delenv("DSR_POLITENESS_DELAY")
-    caplog.set_level(logging.DEBUG)
-    fetcher = live(politeness_delay=peeringdb.ANONYMOUS_DELAY)
+    spec = peeringdb.SOURCE
+    fetcher = live(politeness_delay=spec.politeness_delay, api_key=spec.api_key)  # no AIRFLOW_CONN_PEERINGDB
     list(peeringdb.fetch(fetcher, None, base_url=server.url("/api")))
+    assert [r.header("Authorization") for r in server.requests] == [None, None]
+    assert fetcher.politeness_delay == peeringdb.ANONYMOUS_DELAY == 3.0  # 20 requests/min anonymous
+
+    # The lookup through Airflow itself runs in a fresh interpreter (test_api_key_is_read_from_the_airflow_connection).
+    asked = []
+
+    class KeyedConnection:
+        password = " test-key-123 "  # as typed in the UI: the fetch layer strips it
+
+    monkeypatch.setattr(airflow_adapter, "connection_from_environment",
+                        lambda conn_id: asked.append(conn_id) or KeyedConnection())  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    fetcher = live(politeness_delay=spec.politeness_delay, api_key=spec.api_key)
+    list(peeringdb.fetch(fetcher, None, base_url=server.url("/api")))
+    assert asked == ["peeringdb"]
     assert [r.header("Authorization") for r in server.requests[2:]] == ["Api-Key test-key-123"] * 2
-    assert fetcher.politeness_delay == peeringdb.KEYED_DELAY  # 40 requests/min with a key
-    assert "test-key-123" not in caplog.text and "API key of connection peeringdb" in caplog.text
+    assert fetcher.politeness_delay == peeringdb.KEYED_DELAY == 2.0  # 40 requests/min with a key
+    assert "test-key-123" not in caplog.text and "API key of Airflow connection 'peeringdb'" in caplog.text
 
 
 PROBE = """
 import sys
+from dsrwatch.fetching import Fetcher
 from dsrwatch.sources import peeringdb
-print(repr(peeringdb.api_key()), "airflow.sdk" in sys.modules)
+fetcher = Fetcher(replay_dirs=[], record_dir=None, politeness_delay=peeringdb.SOURCE.politeness_delay,
+                  api_key=peeringdb.SOURCE.api_key)
+print(repr(fetcher.headers.get("Authorization")), fetcher.politeness_delay, "airflow.sdk" in sys.modules)
 """
 
 
 @pytest.mark.parametrize(
     ("connection", "expected"),
-    [('{"conn_type": "generic", "password": "test-key-123"}', "'test-key-123' True"),
-     ('{"conn_type": "generic", "host": "www.peeringdb.com"}', "None True"),
-     (None, "None False")],  # no variable, not in a task: Airflow is not even imported
+    [('{"conn_type": "generic", "password": "test-key-123"}', "'Api-Key test-key-123' 2.0 True"),
+     ('{"conn_type": "generic", "host": "www.peeringdb.com"}', "None 3.0 True"),
+     (None, "None 3.0 False")],  # no variable, not in a task: Airflow is not even imported
 )  # fmt: skip
 def test_api_key_is_read_from_the_airflow_connection(connection, expected, tmp_path):
     # In a fresh interpreter: importing Airflow reconfigures logging for the whole process.
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "PYTHONPATH": str(ROOT / "plugins")}
     env.pop("AIRFLOW_CONN_PEERINGDB", None)
+    env.pop("DSR_POLITENESS_DELAY", None)  # the suite's 0 would hide the delay
+    env.pop("DSR_REPLAY_DIR", None)  # no key is looked up in replay mode
     if connection is not None:
         env["AIRFLOW_CONN_PEERINGDB"] = connection
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
@@ -517,5 +535,7 @@ def test_source_declares_its_contract():
     spec = peeringdb.SOURCE
     assert spec.name == "peeringdb" and spec.category == "data_centres" and spec.hosts == ("www.peeringdb.com",)
     assert spec.politeness_delay == 3.0 and "no commercial use" in spec.licence
+    assert (spec.api_key.conn_id, spec.api_key.header, spec.api_key.header_value("k"),
+            spec.api_key.politeness_delay) == ("peeringdb", "Authorization", "Api-Key k", 2.0)  # fmt: skip
     assert [t.table for t in spec.tables[:2]] == ["core.peeringdb_facilities", "core.peeringdb_organisations"]
     assert {e.table for e in spec.expectations} == {"core.peeringdb_facilities", "core.peeringdb_organisations"}

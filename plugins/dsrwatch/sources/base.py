@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 # The rules a spec declares, re-exported so a source module imports its whole vocabulary from here.
 from dsrwatch.expectations import ChangeGuard, Expectation, MaxNullFraction, RowCountBounds  # noqa: F401
+from dsrwatch.fetching import ApiKeyConnection  # noqa: F401
 from dsrwatch.normalise.organisations import OrganisationResolver, Resolution
 from dsrwatch.validation import NotAfterFetch, Range, SetAside, excerpt, record_key, set_aside_on_error  # noqa: F401
 from dsrwatch.warehouse.tables import EntityTable
@@ -74,6 +75,9 @@ class SourceSpec:
     incremental_change_guard: ChangeGuard | None = None
     politeness_delay: float = 1.0
     fetcher_options: dict = field(default_factory=dict)  # e.g. {"backoff_base": 10.0} for strict APIs
+    # An optional API key (an Airflow connection's password): the fetch layer sends it as the
+    # declared header and uses the declared politeness delay when there is one.
+    api_key: ApiKeyConnection | None = None
     max_payload_bytes: int = 256 * 2**20
     # How old the data may get before the source counts as stale; None: twice the schedule's period.
     max_age: timedelta | None = None
