@@ -137,7 +137,9 @@ def measure(kind: str, path: Path) -> dict:
 
     result: dict = {}
     if kind == "import":
-        aiddata.registry_mentions()
+        from dsrwatch.deals import registry_mentions
+
+        registry_mentions()
         from dsrwatch.normalise.components import default_taxonomy
 
         default_taxonomy()

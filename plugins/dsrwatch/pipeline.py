@@ -158,9 +158,10 @@ def code_fingerprint(module) -> str:
     """Digest of the code and seed data that turn payloads into rows: the source modules,
     normalisation, reference seeds and the loader. Any change to them forces a full reload."""
     package = Path(__file__).parent
-    # Every source module: one may import another's tables and helpers (the deal sources do).
+    # Every source module and what parsers share (deals domain, normalisation, validation rules).
     files = [Path(module.__file__), package / "warehouse" / "loading.py", *sorted((package / "sources").glob("*.py"))]
     files += sorted((package / "normalise").glob("*.py")) + sorted((package / "reference").glob("*"))
+    files += sorted((package / "deals").glob("*.py")) + [package / "validation.py", package / "warehouse" / "tables.py"]
     digest = hashlib.sha256()
     for f in files:
         if f.is_file():

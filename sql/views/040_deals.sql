@@ -87,7 +87,91 @@ COMMENT ON COLUMN analyst.deals.first_seen_at IS 'When DSR Watch first saw the d
 COMMENT ON COLUMN analyst.deals.last_seen_at IS 'The latest successful fetch of its source (for World Bank contracts, read incrementally, the latest run, whether or not it re-read this contract).';
 COMMENT ON COLUMN analyst.deals.removed_at IS 'When it left the source (a later AidData release without it); NULL while present. Rows are never deleted.';
 
+-- A lead is linked to the known deal it most likely reports, from the deals present now (the parser
+-- only records what the headline names: countries, registry ids of PRC-linked organisations,
+-- component tags). A deal is a candidate only if all three match:
+--   * country   - the deal's recipient country is named in the headline, or else is the
+--                 publisher's country (GDELT sourcecountry);
+--   * vendor    - a PRC-linked organisation named in the headline is a non-buyer party of the deal
+--                 (vendor, contractor, financier...) or is named in the deal's own text;
+--   * component - the headline and the deal share a taxonomy tag that is not a context tag
+--                 (police_security alone, smart_metering alone do not count).
+-- The best candidate has the country in the headline, then the most shared tags, then the most
+-- shared vendors, then the latest project year (then the smallest entity id). Confidence:
+--   * high   - country named in the headline and no other candidate as good;
+--   * medium - country only from the publisher, or several candidates equally good (the latest
+--              is chosen);
+--   * low    - both.
 CREATE VIEW analyst.news_leads AS
+WITH context_tags(tag) AS (
+    -- Tags of relevance "context" in plugins/dsrwatch/reference/deal_components.yaml
+    -- (tests/unit/test_gdelt_leads.py checks this list against the taxonomy).
+    VALUES ('police_security'), ('smart_metering')
+), deal_profiles AS MATERIALIZED (
+    -- Each present deal with a recipient country: its non-buyer parties and the organisations its
+    -- own text names, and its tags (not context tags). Materialized: computed once per deal, not
+    -- once per lead that may be about its country.
+    SELECT d.source || ':' || d.deal_id AS entity_id,
+           d.title,
+           d.recipient_iso3::text AS iso3,
+           coalesce(d.commitment_year, extract(year FROM d.signing_date)::integer, 0) AS project_year,
+           ARRAY(SELECT p.organisation_id
+                   FROM core.deal_parties p
+                  WHERE p.source = d.source AND p.deal_id = d.deal_id AND p.role <> 'buyer' AND p.removed_at IS NULL
+                  UNION
+                 SELECT jsonb_array_elements_text(d.mentioned_organisations)) AS organisations,
+           ARRAY(SELECT c.tag
+                   FROM core.deal_components c
+                  WHERE c.source = d.source AND c.deal_id = d.deal_id AND c.removed_at IS NULL
+                    AND c.tag NOT IN (SELECT tag FROM context_tags)) AS tags
+      FROM core.deals d
+     WHERE d.removed_at IS NULL AND d.recipient_iso3 IS NOT NULL
+), lead_countries AS (
+    -- Each country a lead may be about: named in the headline, else the publisher's.
+    SELECT l.url, c.iso3, true AS in_headline, l.vendor_ids, l.tags
+      FROM core.news_leads l
+     CROSS JOIN jsonb_array_elements_text(l.countries) AS c(iso3)
+     UNION ALL
+    SELECT l.url, l.source_country_iso3::text, false, l.vendor_ids, l.tags
+      FROM core.news_leads l
+     WHERE l.source_country_iso3 IS NOT NULL AND NOT l.countries ? l.source_country_iso3::text
+), candidates AS (
+    -- Each (lead, deal) pair where country, vendor and component all match, with the vendors and
+    -- tags they share (computed once per pair: OFFSET 0 keeps the planner from copying them).
+    SELECT lc.url, lc.in_headline, lc.iso3, d.entity_id, d.title, d.project_year, shared.vendors, shared.tags
+      FROM lead_countries lc
+      JOIN deal_profiles d USING (iso3)
+     CROSS JOIN LATERAL (
+           SELECT ARRAY(SELECT v FROM jsonb_array_elements_text(lc.vendor_ids) AS v
+                         WHERE v = ANY (d.organisations) ORDER BY v COLLATE "C") AS vendors,
+                  ARRAY(SELECT t FROM jsonb_object_keys(lc.tags) AS t
+                         WHERE t = ANY (d.tags) ORDER BY t COLLATE "C") AS tags
+           OFFSET 0) AS shared
+     WHERE lc.vendor_ids ?| d.organisations AND lc.tags ?| d.tags
+), ranked AS (
+    SELECT c.*,
+           count(*) OVER (PARTITION BY c.url, c.in_headline, cardinality(c.tags), cardinality(c.vendors))
+               AS equally_good,
+           row_number() OVER (PARTITION BY c.url
+                              ORDER BY c.in_headline DESC, cardinality(c.tags) DESC, cardinality(c.vendors) DESC,
+                                       c.project_year DESC, c.entity_id COLLATE "C") AS position
+      FROM candidates c
+), links AS (
+    SELECT r.url,
+           r.entity_id AS linked_deal_id,
+           r.title AS linked_deal_title,
+           CASE WHEN r.in_headline AND r.equally_good = 1 THEN 'high'
+                WHEN NOT r.in_headline AND r.equally_good > 1 THEN 'low'
+                ELSE 'medium' END AS link_confidence,
+           'country ' || r.iso3
+               || CASE WHEN r.in_headline THEN ' (named in the headline)' ELSE ' (the publisher''s country)' END
+               || ', vendor ' || array_to_string(r.vendors, ', ') || ', components ' || array_to_string(r.tags, ', ')
+               || CASE WHEN r.equally_good > 1
+                       THEN '; ' || r.equally_good || ' deals match equally well, the latest chosen' ELSE '' END
+               AS link_reason
+      FROM ranked r
+     WHERE r.position = 1
+)
 SELECT l.url,
        l.title,
        l.seen_at,
@@ -102,13 +186,13 @@ SELECT l.url,
        ARRAY(SELECT jsonb_object_keys(l.tags)) AS components,
        l.tags AS component_words,
        ARRAY(SELECT jsonb_array_elements_text(l.countries)) AS countries,
-       l.linked_deal_id,
-       d.title AS linked_deal_title,
-       l.link_confidence,
-       l.link_reason,
+       k.linked_deal_id,
+       k.linked_deal_title,
+       k.link_confidence,
+       k.link_reason,
        l.first_seen_at
   FROM core.news_leads l
-  LEFT JOIN core.deals d ON d.source || ':' || d.deal_id = l.linked_deal_id;
+  LEFT JOIN links k USING (url);
 
 COMMENT ON VIEW analyst.news_leads IS
     'News articles (GDELT DOC 2.0) that may report a smart-city, safe-city or surveillance deal with a PRC vendor. LEADS ONLY: an article is never a confirmed deal; a link to a known deal is a suggestion with a confidence. Source: The GDELT Project; articles belong to their publishers.';
@@ -125,7 +209,7 @@ COMMENT ON COLUMN analyst.news_leads.vendors IS 'Their canonical names.';
 COMMENT ON COLUMN analyst.news_leads.components IS 'Component tags found in the headline.';
 COMMENT ON COLUMN analyst.news_leads.component_words IS 'For each tag, the words of the headline that matched.';
 COMMENT ON COLUMN analyst.news_leads.countries IS 'ISO3 codes of countries named in the headline.';
-COMMENT ON COLUMN analyst.news_leads.linked_deal_id IS 'analyst.deals.entity_id of the known deal the article most likely reports; NULL when country, vendor and component do not all match one.';
+COMMENT ON COLUMN analyst.news_leads.linked_deal_id IS 'analyst.deals.entity_id of the known deal the article most likely reports, among the deals present when the view is read; NULL when country, vendor and component do not all match one.';
 COMMENT ON COLUMN analyst.news_leads.linked_deal_title IS 'Title of that deal.';
 COMMENT ON COLUMN analyst.news_leads.link_confidence IS 'high: country named in the headline and one best deal; medium: country only from the publisher, or several deals equally good; low: both.';
 COMMENT ON COLUMN analyst.news_leads.link_reason IS 'What matched: country (and how), vendor ids, shared components.';

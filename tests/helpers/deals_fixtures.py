@@ -290,6 +290,10 @@ WB_ROWS = [
            "PROCUREMENT OF INSULATORS FOR 132KV LINES", "Bangladesh", "BD", 1500000),
 ]
 WB_KEPT = {"1700001", "1700002", "1700003", "1700004", "1700005"}
+# The cursor after loading WB_ROWS (their latest signing date), and a contract signed after it.
+WB_CURSOR = {"max_signing_date": "2021-03-28"}
+WB_NEWER = wb_row("1700009", "2021-06-01", "ZTE CORPORATION", "China", "NATIONAL ID CARD PERSONALISATION SYSTEM",
+                  "Ethiopia", "ET", 4000000)  # fmt: skip
 
 
 def write_worldbank_replay(root: Path, rows: list[dict], since: date | None = None, page_size: int | None = None) -> Path:

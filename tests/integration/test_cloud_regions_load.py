@@ -12,7 +12,7 @@ from dsrwatch.sources import cloud_regions
 from dsrwatch.sources.base import MaxNullFraction, RowCountBounds
 
 from helpers import cloud_fixtures as cf
-from helpers.db import query, scalar, table_fingerprint
+from helpers.db import query, scalar
 from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
@@ -68,16 +68,6 @@ def test_replay_fills_the_analyst_view(warehouse, replay):
     warnings = scalar(warehouse, "SELECT details -> 'warnings' FROM ops.source_runs WHERE run_id = %s", (summary.run_id,))
     assert any("us-ashburn-1" in w for w in warnings) and any("'Beijing'" in w for w in warnings)
     assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes") == 0  # baseline
-
-
-def test_second_run_writes_nothing(warehouse, replay):
-    replay()
-    load()
-    before = table_fingerprint(warehouse)
-    again = load()
-    assert (again.added, again.modified, again.removed, again.is_baseline) == (0, 0, 0, False)
-    assert table_fingerprint(warehouse) == before
-    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes") == 0
 
 
 def test_new_version_records_one_add_one_change_one_removal(warehouse, replay):

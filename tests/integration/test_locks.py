@@ -22,11 +22,13 @@ from dsrwatch.alerts.delivery import send_weekly_digest
 from dsrwatch.risk import engine
 from dsrwatch.warehouse import locks
 
+from helpers import worlds
 from helpers.db import scalar
 
 pytestmark = pytest.mark.integration
 
-world, smtp, _no_alert_settings = weekly.world, weekly.smtp, weekly._no_alert_settings  # test_weekly_alert's
+world = worlds.digest_world  # baseline, then v2 evaluated (tests/helpers/worlds.py)
+smtp, _no_alert_settings = weekly.smtp, weekly._no_alert_settings  # test_weekly_alert's
 
 
 def as_user(url: str, user: str, **params) -> str:

@@ -78,18 +78,6 @@ def test_latest_view_has_one_row_per_country_and_says_what_is_carried_forward(wa
     assert by_iso3["VAT"] == (1861, "closed autocracy", False, this_year - 1861)
 
 
-def test_second_run_writes_nothing(warehouse, replay):
-    replay()
-    load()
-    before = table_fingerprint(warehouse)
-    again = load()
-    assert (again.status, again.added, again.modified, again.removed, again.is_baseline) == (
-        "succeeded", 0, 0, 0, False)  # fmt: skip
-    assert table_fingerprint(warehouse) == before
-    assert scalar(warehouse, "SELECT count(*) FROM core.entity_changes") == 0
-    assert scalar(warehouse, "SELECT count(*) FROM raw.bodies") == 1  # the same CSV is stored once
-
-
 def test_one_changed_regime_records_exactly_one_modification(warehouse, replay):
     replay()
     load()
@@ -177,18 +165,6 @@ def test_fixture_sized_expectations_hold(warehouse, replay, fixture_sized_expect
     assert passed == [f"core.country_regimes: {owid.LOADED_ROWS} present rows, expected 20..100",
                       f"core.country_regimes.entity_name: 0/{owid.LOADED_ROWS} NULL, at most 0% allowed",
                       f"0 of {owid.LOADED_ROWS} records set aside as invalid, at most 1% (5) allowed"]  # fmt: skip
-
-
-def test_analyst_role_reads_the_regime_views(warehouse, replay):
-    replay()
-    load()
-    import psycopg
-
-    with psycopg.connect(warehouse) as conn:
-        conn.execute("SET ROLE dsr_analyst")
-        assert conn.execute("SELECT count(*) FROM analyst.latest_country_regimes").fetchone()[0] == 9
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("SELECT count(*) FROM core.country_regimes")
 
 
 def test_regime_views_and_columns_are_documented(warehouse):

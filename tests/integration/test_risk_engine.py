@@ -5,40 +5,13 @@ import pytest
 from dsrwatch.risk import engine
 from dsrwatch.sources import reference_data
 
-from helpers import owid_fixtures as owid
 from helpers import telegeography as tg
+from helpers import worlds
 from helpers.db import query, scalar
-from helpers.runs import load_source
 
 pytestmark = pytest.mark.integration
 
-YEARS = range(2016, 2025)
-# V-Dem regimes for the fixture's landing countries (real 2022 values).
-REGIMES = [
-    ("Brazil", "BRA", 2), ("Cameroon", "CMR", 1), ("China", "CHN", 0), ("France", "FRA", 3),
-    ("Japan", "JPN", 3), ("Kenya", "KEN", 2), ("Namibia", "NAM", 2), ("Nigeria", "NGA", 1),
-    ("Pakistan", "PAK", 1), ("Portugal", "PRT", 3), ("United States", "USA", 3),
-]  # fmt: skip
-
-
-@pytest.fixture
-def world(warehouse, tmp_path, monkeypatch):
-    """Reference seeds, regimes and cables v1 loaded; returns a function to load another cable version."""
-    owid.write_replay_dir(
-        tmp_path / "owid",
-        owid.regime_csv(owid.rows_of([(n, c, dict.fromkeys(YEARS, r)) for n, c, r in REGIMES])),
-    )
-
-    def load_cables(cables=None, name="v1"):
-        tg.write_replay_dir(tmp_path / name, cables)
-        monkeypatch.setenv("DSR_REPLAY_DIR", f"{tmp_path / name}:{tmp_path / 'owid'}")
-        return load_source("submarine_cables")
-
-    monkeypatch.setenv("DSR_REPLAY_DIR", str(tmp_path / "owid"))
-    for source in ("reference_data", "political_regimes"):
-        load_source(source)
-    load_cables()
-    return load_cables
+world = worlds.cables_world  # reference seeds, regimes and cables v1 loaded (tests/helpers/worlds.py)
 
 
 def flags(url, entity=None, open_only=True):

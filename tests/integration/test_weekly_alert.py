@@ -1,14 +1,14 @@
 """The weekly alert email end to end: real PostgreSQL, real risk engine, real SMTP server (aiosmtpd).
 
-World: reference seeds, regimes and the v1 cables evaluated once (the baseline); then a second
-cable version adds two PRC-linked cables (one named like an XSS probe), makes PEACE state-owned
-(PRC_OWNER rises from low to high) and drops China Unicom from SAIL (its PRC_OWNER resolves), and
-the engine runs again. The digest of the interval between the two evaluations is what we send.
+World (tests/helpers/worlds.py, ``digest_world``): reference seeds, regimes and the v1 cables
+evaluated once (the baseline); then a second cable version adds two PRC-linked cables (one named
+like an XSS probe), makes PEACE state-owned (PRC_OWNER rises from low to high) and drops China
+Unicom from SAIL (its PRC_OWNER resolves), and the engine runs again. The digest of the interval
+between the two evaluations is what we send.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import email
 import email.policy
@@ -35,49 +35,18 @@ from dsrwatch.alerts.settings import load_settings
 from dsrwatch.risk import engine
 from dsrwatch.warehouse import connect
 
-from helpers import owid_fixtures as owid
 from helpers import telegeography as tg
+from helpers import worlds
 from helpers.db import query, scalar
 from helpers.runs import load_source
 from helpers.smtp_server import SmtpServer, free_port
+from helpers.worlds import XSS_NAME, db_now
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-XSS_NAME = "<script>alert(1)</script>"
-YEARS = range(2016, 2025)
-REGIMES = [
-    ("Brazil", "BRA", 2), ("Cameroon", "CMR", 1), ("China", "CHN", 0), ("France", "FRA", 3),
-    ("Japan", "JPN", 3), ("Kenya", "KEN", 2), ("Namibia", "NAM", 2), ("Nigeria", "NGA", 1),
-    ("Pakistan", "PAK", 1), ("Portugal", "PRT", 3), ("United States", "USA", 3),
-]  # fmt: skip
 ALERT_ENV = ("DSR_ALERT_TO", "DSR_ALERT_LISTS", "DSR_ALERT_SEND_EMPTY", "DSR_ALERT_CRON",
              "AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_VAR_DSR_ALERT_LISTS")  # fmt: skip
-
-
-def cables_v2() -> dict[str, dict]:
-    cables = copy.deepcopy(tg.CABLES_V1)
-    cables["script-cable"] = {
-        "id": "script-cable", "name": XSS_NAME, "length": "7,000 km",
-        "landing_points": [tg._lp("lagos-nigeria", "Lagos, Nigeria", "Nigeria"),
-                           tg._lp("lisbon-portugal", "Lisbon, Portugal", "Portugal")],
-        "owners": "China Telecom", "suppliers": "HMN Tech",
-        "rfs": "2024", "rfs_year": 2024, "is_planned": True, "url": "javascript:alert(2)", "notes": None,
-    }  # fmt: skip
-    cables["meridian-express"] = {
-        "id": "meridian-express", "name": "Meridian Express", "length": "6,100 km",
-        "landing_points": [tg._lp("mombasa-kenya", "Mombasa, Kenya", "Kenya"),
-                           tg._lp("gwadar-pakistan", "Gwadar, Pakistan", "Pakistan")],
-        "owners": "China Mobile", "suppliers": "HMN Tech",
-        "rfs": "2024", "rfs_year": 2024, "is_planned": True, "url": None, "notes": None,
-    }  # fmt: skip
-    cables["peace-cable"]["owners"] = "Peace Cable International Network Co. Ltd., China Telecom"
-    cables["south-atlantic-inter-link-sail"]["owners"] = "Camtel"
-    return cables
-
-
-def db_now(url: str) -> datetime:
-    return scalar(url, "SELECT clock_timestamp()")
 
 
 @pytest.fixture(autouse=True)
@@ -87,29 +56,7 @@ def _no_alert_settings(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def world(warehouse, tmp_path, monkeypatch):
-    """Baseline, then v2 evaluated; returns (interval_start, interval_end) around the second run."""
-    owid.write_replay_dir(
-        tmp_path / "owid",
-        owid.regime_csv(owid.rows_of([(n, c, dict.fromkeys(YEARS, r)) for n, c, r in REGIMES])),
-    )
-
-    def load_cables(cables, name):
-        tg.write_replay_dir(tmp_path / name, cables)
-        monkeypatch.setenv("DSR_REPLAY_DIR", f"{tmp_path / name}:{tmp_path / 'owid'}")
-        load_source("submarine_cables")
-
-    monkeypatch.setenv("DSR_REPLAY_DIR", str(tmp_path / "owid"))
-    for source in ("reference_data", "political_regimes"):
-        load_source(source)
-    load_cables(None, "v1")
-    engine.evaluate()
-    start = db_now(warehouse)
-    load_cables(cables_v2(), "v2")
-    engine.evaluate()
-    end = db_now(warehouse)
-    return start, end
+world = worlds.digest_world  # baseline, then v2 evaluated; (interval_start, interval_end)
 
 
 @pytest.fixture

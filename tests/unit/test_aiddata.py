@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from dsrwatch.deals import DEALS
 from dsrwatch.sources import aiddata
 from dsrwatch.sources.base import SourceFormatError
 from dsrwatch.warehouse.raw import RawPayload
@@ -29,7 +30,7 @@ def table(batch, name):
 
 
 def deals(batch):
-    return {row[1]: dict(zip(aiddata.DEALS.all_columns, row, strict=True)) for row in table(batch, "core.deals")}
+    return {row[1]: dict(zip(DEALS.all_columns, row, strict=True)) for row in table(batch, "core.deals")}
 
 
 def parties(batch, deal_id):
@@ -227,7 +228,7 @@ def test_run_without_the_release_payload():
 def test_source_contract():
     spec = aiddata.SOURCE
     assert spec.hosts == ("docs.aiddata.org",) and spec.licence == "ODC-By 1.0"
-    assert spec.tables[0] is aiddata.DEALS and spec.category == "deals"
+    assert spec.tables[0] is DEALS and spec.category == "deals"
     assert {t.table: t.scope_column for t in spec.tables if t.scope_column} == {
         "core.deals": "source", "core.deal_parties": "source", "core.deal_components": "source",
         "core.government_hosting": "source"}  # fmt: skip
@@ -410,7 +411,7 @@ def test_record_ids_in_other_types():
 
 
 def test_declared_ranges_of_the_deal_tables():
-    rules = {rule.column: rule for rule in aiddata.DEALS.rules}
+    rules = {rule.column: rule for rule in DEALS.rules}
     fetched = datetime(2026, 1, 1, tzinfo=UTC)
     assert rules["commitment_year"].problem(1948, fetched) == "outside 1949..2100"
     assert rules["commitment_year"].problem(2021, fetched) is None

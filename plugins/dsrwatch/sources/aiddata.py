@@ -35,7 +35,8 @@ identically, it is loaded once. A payload that is not the release (not a zip, no
 GCDF_ sheet, a required column renamed, a sheet the xlsx reader cannot get through) fails the run.
 Licence: ODC-By 1.0; cite AidData's Global Chinese Development Finance Dataset, Version 3.0.
 
-This module also defines the deal tables that other deal sources (worldbank_contracts) load.
+The deal tables, model and collector, the registry vendors and the government-body classifier it
+shares with the other deal sources are in ``dsrwatch.deals``.
 """
 
 from __future__ import annotations
@@ -49,25 +50,28 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
-from functools import cache
 from typing import IO
 
+from dsrwatch.deals import (
+    DEAL_TABLES,
+    DEALS,
+    Deal,
+    DealCollector,
+    PartyRef,
+    digital_vendor_ids,
+    mentioned_organisations,
+    vendor_ids,
+)
 from dsrwatch.fetching import FetchedResponse, Fetcher
-from dsrwatch.normalise.components import PhraseIndex, TagMatch, Taxonomy, default_taxonomy, relevant_tags
+from dsrwatch.normalise import values
+from dsrwatch.normalise.components import TagMatch, Taxonomy, default_taxonomy, relevant_tags
 from dsrwatch.normalise.countries import iso3_name, to_iso3
-from dsrwatch.normalise.organisations import OrganisationResolver, clean_text, normalise_name
-from dsrwatch.reference.registry import load_registry
+from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.base import (
-    ORGANISATION_ALIASES,
-    ORGANISATIONS,
     ChangeGuard,
     MaxNullFraction,
-    NotAfterFetch,
     OrganisationCollector,
     ParsedBatch,
-    Range,
     RowCountBounds,
     SetAside,
     SourceFormatError,
@@ -76,7 +80,7 @@ from dsrwatch.sources.base import (
     set_aside_on_error,
 )
 from dsrwatch.validation import key_text
-from dsrwatch.warehouse.tables import EntityTable, RawPayload
+from dsrwatch.warehouse.tables import RawPayload
 
 log = logging.getLogger(__name__)
 
@@ -86,38 +90,6 @@ SHEET_PREFIX = "GCDF_"  # the dataset sheet is GCDF_<release>, e.g. GCDF_3.0
 # The most the workbook may expand to when extracted from the release zip (GCDF 3.0's is far less).
 MAX_UNCOMPRESSED_BYTES = 2**30
 SPOOL_CHUNK_BYTES = 1 << 20
-
-# -- the deal tables (shared by every deal source; `source` is the scope column) -----------------
-DEALS = EntityTable(
-    "core.deals",
-    key=("source", "deal_id"),
-    columns=("release", "title", "description", "status", "recipient", "recipient_iso3", "commitment_year",
-             "signing_date", "sector_name", "flow_type", "amount_usd", "amount_basis", "project_id", "source_urls",
-             "mentioned_organisations", "relevance"),
-    scope_column="source",
-    # The People's Republic dates from 1949; amounts are what a deal is worth (no single project
-    # comes near a trillion dollars); a deal cannot have been signed after it was fetched.
-    rules=(Range("commitment_year", 1949, 2100), Range("amount_usd", 0, 10**12), NotAfterFetch("signing_date")),
-)  # fmt: skip
-DEAL_PARTIES = EntityTable(
-    "core.deal_parties",
-    key=("source", "deal_id", "role", "organisation_id"),
-    columns=("source_name", "party_type"),
-    scope_column="source",
-    entity_columns=("source", "deal_id"),
-)
-DEAL_COMPONENTS = EntityTable(
-    "core.deal_components", key=("source", "deal_id", "tag"), columns=("matched_words", "matched_in"),
-    scope_column="source", entity_columns=("source", "deal_id"),
-)  # fmt: skip
-# Created by migration 0003 (cloud and data centres); deal sources own their rows through `source`.
-GOVERNMENT_HOSTING = EntityTable(
-    "core.government_hosting",
-    key=("source", "entity_kind", "entity_id", "government_body"),
-    columns=("body_type", "country_iso3", "evidence_url", "note"),
-    scope_column="source",
-)
-DEAL_TABLES = (DEALS, ORGANISATIONS, ORGANISATION_ALIASES, DEAL_PARTIES, DEAL_COMPONENTS, GOVERNMENT_HOSTING)
 
 SOURCE = SourceSpec(
     name="aiddata",
@@ -155,197 +127,6 @@ OPTIONAL_COLUMNS = (
     "Amount (Constant USD 2021)", "Source URLs",
 )  # fmt: skip
 AGENCY_SEPARATOR = "|"
-
-# Registry sectors of technology vendors. Firms with a digital SERVICE sector (Huawei, ZTE,
-# Hikvision, CEIEC, Inspur...) make a project digital infrastructure by taking part in it; firms
-# that only make EQUIPMENT or cable (ZTT, Hengtong also build power lines and sell insulators)
-# are vendors when they take part, but their projects need a digital component to count.
-SERVICE_SECTORS = frozenset({"systems-integrator", "surveillance", "biometrics", "cloud", "data-centre",
-                             "telecom-operator"})  # fmt: skip
-EQUIPMENT_SECTORS = frozenset({"equipment", "submarine-cable-supplier", "submarine-cable-owner"})
-# Components that make a deal one that builds or runs government data hosting, and the words of
-# a title or flow type that make it training or teaching about them instead (AidData lists many
-# ICT courses, scholarships and university laboratories that mention cloud computing).
-HOSTING_TAGS = ("data_centre", "cloud", "e_government")
-NOT_HOSTING = re.compile(r"\b(training|trainees?|scholarships?|students?|laborator(y|ies)|classrooms?|schools?|"
-                         r"universit(y|ies)|courses?|seeds for the future|technical assistance)\b", re.I)
-
-# Government body types (core.government_hosting.body_type), first match wins.
-BODY_TYPES = (
-    ("police", re.compile(r"\b(polic\w*|gendarm\w*|carabinier\w*)", re.I)),
-    ("intelligence", re.compile(r"\bintelligence\b", re.I)),
-    ("military", re.compile(r"\b(defen[cs]e|armed forces|army|military)\b", re.I)),
-    ("security", re.compile(r"\b(interior|internal affairs|home affairs|public security|state security|"
-                            r"national security|border)\b", re.I)),  # fmt: skip
-    ("local", re.compile(r"\b(city|municipal\w*|county|metropolitan|district|province|provincial|mayor\w*|"
-                         r"capital territory|governorate)\b", re.I)),  # fmt: skip
-)
-
-
-def government_body_type(name: str) -> str:
-    for body_type, pattern in BODY_TYPES:
-        if pattern.search(name):
-            return body_type
-    return "government"
-
-
-def entity_id(source: str, deal_id: str) -> str:
-    """The deal's id in risk.entities and core.government_hosting: ``<source>:<deal_id>``."""
-    return f"{source}:{deal_id}"
-
-
-# -- organisations named in project texts ----------------------------------------------------------
-@cache
-def registry_mentions() -> tuple[PhraseIndex, dict[str, frozenset[str]]]:
-    """A phrase index over every registry name and alias, and each organisation's sectors.
-
-    Short all-capital aliases (ZTE, CEIEC, ICBC) must match in capitals; other spellings match
-    in their normalised form (legal suffixes dropped), so "Huawei Technologies Co., Ltd." is
-    found as "Huawei Technologies"."""
-    entries, sectors = [], {}
-    for entry in load_registry():
-        sectors[entry["id"]] = frozenset(entry.get("sectors") or ())
-        for spelling in (entry["name"], *(entry.get("aliases") or ())):
-            if re.fullmatch(r"[A-Z0-9]{2,7}", spelling):
-                entries.append((entry["id"], spelling, True))
-            elif normalised := normalise_name(spelling):
-                entries.append((entry["id"], normalised, False))
-    return PhraseIndex(entries), sectors
-
-
-@cache
-def vendor_ids() -> frozenset[str]:
-    """Registry organisations that supply technology (service or equipment sectors)."""
-    _, sectors = registry_mentions()
-    return frozenset(org_id for org_id, s in sectors.items() if s & (SERVICE_SECTORS | EQUIPMENT_SECTORS))
-
-
-@cache
-def digital_vendor_ids() -> frozenset[str]:
-    """Registry organisations whose taking part alone makes a project digital infrastructure."""
-    _, sectors = registry_mentions()
-    return frozenset(org_id for org_id, s in sectors.items() if s & SERVICE_SECTORS)
-
-
-def mentioned_organisations(*texts: str | None) -> list[str]:
-    index, _ = registry_mentions()
-    found: list[str] = []
-    for text in texts:
-        found.extend(org_id for org_id in index.find(text) if org_id not in found)
-    return found
-
-
-# -- the deal model shared by the deal sources ---------------------------------------------------
-@dataclass
-class Deal:
-    deal_id: str
-    title: str
-    release: str | None = None
-    description: str | None = None
-    status: str | None = None
-    recipient: str | None = None
-    recipient_iso3: str | None = None
-    commitment_year: int | None = None
-    signing_date: date | None = None
-    sector_name: str | None = None
-    flow_type: str | None = None
-    amount_usd: float | None = None
-    amount_basis: str | None = None
-    project_id: str | None = None
-    source_urls: list[str] = field(default_factory=list)
-    mentioned_organisations: list[str] = field(default_factory=list)
-    relevance: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PartyRef:
-    """A party as the source names it. ``government`` marks a buyer that is a government body;
-    ``specific`` is False for the generic "Government of <country>" derived from the recipient."""
-
-    role: str
-    name: str
-    party_type: str | None = None
-    government: bool = False
-    specific: bool = True
-
-
-class DealCollector:
-    """Gathers the rows of every deal table for one source run."""
-
-    def __init__(self, source: str, organisations: OrganisationCollector, taxonomy: Taxonomy | None = None):
-        self.source = source
-        self.organisations = organisations
-        self.taxonomy = taxonomy or default_taxonomy()
-        self.deals: dict[str, tuple] = {}
-        self.parties: dict[tuple, tuple] = {}
-        self.components: list[tuple] = []
-        self.hosting: dict[tuple, tuple] = {}
-        self.duplicates: list[str] = []
-
-    def add(self, deal: Deal, parties: Iterable[PartyRef], components: Mapping[str, TagMatch]) -> None:
-        if deal.deal_id in self.deals:
-            self.duplicates.append(deal.deal_id)
-            return
-        parties = list(parties)
-        self.deals[deal.deal_id] = (
-            self.source, deal.deal_id, deal.release, deal.title, deal.description, deal.status, deal.recipient,
-            deal.recipient_iso3, deal.commitment_year, deal.signing_date, deal.sector_name, deal.flow_type,
-            deal.amount_usd, deal.amount_basis, deal.project_id, deal.source_urls,
-            deal.mentioned_organisations, deal.relevance,
-        )  # fmt: skip
-        for party in parties:
-            res = self.organisations.resolve(party.name)
-            key = (self.source, deal.deal_id, party.role, res.organisation_id)
-            if key in self.parties:  # two spellings (or two mentions) of one organisation in one role
-                old = self.parties[key]
-                names = old[4] if party.name in old[4].split("; ") else f"{old[4]}; {party.name}"
-                self.parties[key] = (*key, names, old[5] or party.party_type)
-            else:
-                self.parties[key] = (*key, party.name, party.party_type)
-        components = self._with_buyer_tags(components, parties)
-        for tag, match in components.items():
-            self.components.append((self.source, deal.deal_id, tag, list(match.words),
-                                    list(match.fields)))  # fmt: skip
-        self._add_hosting(deal, parties, components)
-
-    def _with_buyer_tags(self, components: Mapping[str, TagMatch], parties: list[PartyRef]) -> dict[str, TagMatch]:
-        """Buyer names classified with the party-name tags (e.g. police_security for a Ministry of
-        Interior), merged into the text's components with the field "buyer"."""
-        merged = dict(components)
-        party_tags = self.taxonomy.party_name_tags
-        for party in parties:
-            if party.role != "buyer":
-                continue
-            for tag, words in self.taxonomy.classify(party.name, party_tags).items():
-                old = merged.get(tag, TagMatch((), ()))
-                merged[tag] = TagMatch(old.words + tuple(w for w in words if w not in old.words),
-                                       old.fields + (() if "buyer" in old.fields else ("buyer",)))  # fmt: skip
-        return {tag: merged[tag] for tag in self.taxonomy.tags if tag in merged}
-
-    def _add_hosting(self, deal: Deal, parties: list[PartyRef], components: Mapping[str, TagMatch]) -> None:
-        """A deal that builds or runs a government data centre, cloud or e-government platform (not
-        training about them): one core.government_hosting row per government buyer (the specific
-        agencies if the source names any, else the recipient government)."""
-        hosting = [tag for tag in HOSTING_TAGS if tag in components]
-        if not hosting or NOT_HOSTING.search(f"{deal.title} | {deal.flow_type or ''}"):
-            return
-        governments = [p for p in parties if p.role == "buyer" and p.government]
-        specific = [p for p in governments if p.specific]
-        what = "; ".join(f"{tag}: {', '.join(components[tag].words)}" for tag in hosting)
-        for body in specific or governments:
-            key = (self.source, "deal", entity_id(self.source, deal.deal_id), body.name)
-            note = f"{what} ({self.source} {deal.deal_id}: {deal.title})"
-            evidence = deal.source_urls[0] if deal.source_urls else None
-            self.hosting[key] = (*key, government_body_type(body.name), deal.recipient_iso3, evidence, note)
-
-    def rows(self) -> dict[str, list[tuple]]:
-        return {
-            DEALS.table: list(self.deals.values()),
-            **self.organisations.rows(),
-            DEAL_PARTIES.table: list(self.parties.values()),
-            DEAL_COMPONENTS.table: self.components,
-            GOVERNMENT_HOSTING.table: list(self.hosting.values()),
-        }
 
 
 # -- fetch -------------------------------------------------------------------------------------
@@ -474,35 +255,6 @@ def _readable(rows: Iterator[tuple], url: str) -> Iterator[tuple]:
 
 
 # -- parse -------------------------------------------------------------------------------------
-def _number(value: object, what: str) -> float | None:
-    """A number as the workbook holds it (a number, or text such as "1,234.5"); empty is None,
-    anything else makes the record unreadable. NaN and infinity pass, for validation to refuse."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError(f"{what} {value!r} is not a number ({type(value).__name__})")
-    if isinstance(value, str):
-        try:
-            return float(value.strip().replace(",", ""))
-        except ValueError:
-            raise ValueError(f"{what} {value!r} is not a number") from None
-    return value
-
-
-def _as_year(value: object, what: str = "Commitment Year") -> int | None:
-    number = _number(value, what)
-    if number is None:
-        return None
-    if isinstance(number, float) and not number.is_integer():
-        raise ValueError(f"{what} {value!r} is not a year")
-    return int(number)
-
-
-def _as_amount(value: object, what: str = "Amount (Constant USD 2021)") -> float | None:
-    number = _number(value, what)
-    return None if number is None else round(float(number), 2)
-
-
 def _record_id(value: object) -> str:
     """The record id as text: 37016 for 37016, 37016.0 or "37016"; other text as written."""
     text = " ".join(str(value).split())
@@ -584,8 +336,9 @@ def parse_record(record: Mapping[str, object], release: str, resolver: Organisat
     deal = Deal(
         deal_id=deal_id, title=title, release=release, description=description,
         status=clean_text(record.get("Status")), recipient=recipient, recipient_iso3=iso3,
-        commitment_year=_as_year(record.get("Commitment Year")), sector_name=sector,
-        flow_type=clean_text(record.get("Flow Type")), amount_usd=_as_amount(record.get("Amount (Constant USD 2021)")),
+        commitment_year=values.year(record.get("Commitment Year"), "Commitment Year"), sector_name=sector,
+        flow_type=clean_text(record.get("Flow Type")),
+        amount_usd=values.amount(record.get("Amount (Constant USD 2021)"), "Amount (Constant USD 2021)"),
         amount_basis="constant 2021 USD", source_urls=urls, mentioned_organisations=mentioned, relevance=relevance,
     )  # fmt: skip
 

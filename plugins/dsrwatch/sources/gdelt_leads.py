@@ -10,14 +10,19 @@ end to today (at most MAX_WINDOWS weeks back: the API only searches about three 
 Politeness: GDELT asks for at most one request every 5 s (SourceSpec politeness_delay=5.0) and
 answers 429 when pushed; the fetch layer backs off from 10 s (fetcher_options). GDELT also sends
 its rate-limit notice as a plain-text body ("Please limit requests to one every 5 seconds ...")
-with status 200; fetch treats that as retryable too: it waits (same backoff) and asks again,
-then fails with a RetryableFetchError saying so. Any other plain-text answer (a rejected query)
-is fatal and quoted.
+with status 200; fetch hands the fetcher a ``retry_if`` predicate (``rate_limit_notice``), so the
+fetch layer retries it like a 429 (same attempts and backoff), then fails with a
+RetryableFetchError naming the URL; a recorded notice is fatal in replay. Any other plain-text
+answer (a rejected query) is fatal and quoted.
 
-Leads (``core.news_leads``, key url) are never deals: each is linked to a known deal only when
-the deal's recipient country, a PRC-linked party and a component all match the headline
-(``link_lead`` documents the rule and the confidence levels). Linking reads the current deals
-from the warehouse when the run is parsed; a lead keeps the link made when it was loaded.
+Leads (``core.news_leads``, key url) are never deals. A lead row holds what its answer says: the
+headline, publisher and publisher's country, and what the headline names - countries, PRC-linked
+organisations (registry ids) and component tags. Parsing reads nothing else (no warehouse), so a
+run is a pure function of its payloads. Which known deal a lead most likely reports is decided by
+the view ``analyst.news_leads`` (sql/views/040_deals.sql) from the deals present in the warehouse
+whenever it is read: the deal's recipient country, a PRC-linked party and a component must all
+match the headline (the view documents the rule and the confidence levels), so a deal loaded
+after a lead still links to it. The table's own link columns are no longer written (NULL).
 Bad records: an article that cannot be read (not an object, no url, a field of the wrong type, a
 seendate that is not GDELT's ``YYYYMMDDTHHMMSSZ``) is set aside with the reason and the rest of the
 answer loads; a seendate after the fetch is set aside by the declared rule (it is impossible, and
@@ -32,16 +37,16 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from dsrwatch.fetching import FatalFetchError, FetchedResponse, Fetcher, RetryableFetchError
+from dsrwatch.deals import mentioned_organisations
+from dsrwatch.fetching import FatalFetchError, FetchedResponse, Fetcher
 from dsrwatch.normalise.components import PhraseIndex, default_taxonomy
 from dsrwatch.normalise.countries import NAME_OVERRIDES, to_iso3
 from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
-from dsrwatch.sources.aiddata import mentioned_organisations
 from dsrwatch.sources.base import (
     ChangeGuard,
     MaxNullFraction,
@@ -65,7 +70,6 @@ WINDOW = timedelta(days=7)
 MAX_WINDOWS = 12
 TIME_FORMAT = "%Y%m%d%H%M%S"
 RATE_LIMIT_NOTICE = b"Please limit requests"
-RATE_LIMIT_RETRIES = 4  # after the first answer: waits of 10, 20, 40, 80 s with backoff_base 10
 
 # A few queries, each ORing component terms and vendor names (GDELT: OR groups in parentheses,
 # phrases in quotes). Keys are stored with each lead. Keep them short: the replay file name
@@ -76,6 +80,8 @@ QUERIES: dict[str, str] = {
     "government_data": '("data centre" OR "data center" OR "government cloud" OR "e-government") (huawei OR zte OR inspur)',
 }
 
+# linked_deal_id, link_confidence and link_reason predate linking in SQL (analyst.news_leads): the
+# parser writes NULL into them; the view ignores them.
 NEWS_LEADS = EntityTable(
     "core.news_leads",
     key=("url",),
@@ -140,27 +146,22 @@ def _looks_like_json(body: bytes) -> bool:
     return body.lstrip()[:1] in (b"{", b"[") or not body.strip()
 
 
+def rate_limit_notice(response: FetchedResponse) -> str | None:
+    """The fetcher's ``retry_if``: GDELT's plain-text rate-limit notice, sent with HTTP 200, is a
+    "slow down" answer to retry with the fetch layer's backoff (from 10 s), not results."""
+    if not is_rate_limit_notice(response.body):
+        return None
+    return f"GDELT's rate-limit notice {response.body[:200].decode('utf-8', 'replace').strip()!r}"
+
+
 def _get(fetcher: Fetcher, params: dict[str, object]) -> FetchedResponse:
-    """One request, asking again while GDELT answers with its plain-text rate-limit notice."""
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        response = fetcher.get(API_URL, params)
-        if not is_rate_limit_notice(response.body):
-            if not _looks_like_json(response.body):
-                text = response.body[:300].decode("utf-8", "replace").strip()
-                raise FatalFetchError(f"GET {response.url}: GDELT answered plain text instead of JSON "
-                                      f"(a rejected query?): {text!r}")  # fmt: skip
-            return response
-        notice = response.body[:200].decode("utf-8", "replace").strip()
-        if fetcher.mode == "replay":
-            raise FatalFetchError(f"{response.url}: the recording is GDELT's rate-limit notice ({notice!r}), "
-                                  "not results; record it again")  # fmt: skip
-        if attempt == RATE_LIMIT_RETRIES:
-            break
-        wait = fetcher.backoff_base * 2**attempt
-        log.warning("GET %s: GDELT rate-limit notice %r; waiting %.0fs", response.url, notice, wait)
-        fetcher.sleep(wait)
-    raise RetryableFetchError(f"GET {response.url}: GDELT still answered its rate-limit notice after "
-                              f"{RATE_LIMIT_RETRIES + 1} tries: {notice!r}")  # fmt: skip
+    """One request; the fetcher retries the rate-limit notice. Any other plain text is fatal."""
+    response = fetcher.get(API_URL, params, retry_if=rate_limit_notice)
+    if not _looks_like_json(response.body):
+        text = response.body[:300].decode("utf-8", "replace").strip()
+        raise FatalFetchError(f"GET {response.url}: GDELT answered plain text instead of JSON "
+                              f"(a rejected query?): {text!r}")  # fmt: skip
+    return response
 
 
 def fetch(fetcher: Fetcher, cursor: dict | None = None) -> Iterator[FetchedResponse]:
@@ -228,100 +229,6 @@ class Lead:
     countries: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class LinkCandidate:
-    """A known deal as the linking rule sees it."""
-
-    entity_id: str  # "<source>:<deal_id>"
-    recipient_iso3: str | None
-    year: int | None
-    organisation_ids: frozenset[str]  # non-buyer parties and organisations named in its text
-    tags: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Link:
-    deal_id: str
-    confidence: str
-    reason: str
-
-
-def link_lead(lead: Lead, candidates: Sequence[LinkCandidate]) -> Link | None:
-    """The known deal a lead most likely reports, or None.
-
-    A deal is a candidate only if all three match:
-      * vendor  - a PRC-linked organisation named in the headline is a non-buyer party of the
-                  deal (vendor, contractor, financier...) or named in the deal's own text;
-      * component - the headline and the deal share a taxonomy tag that is not a context tag
-                  (police_security alone, smart_metering alone do not count);
-      * country - the deal's recipient country is named in the headline, or else is the
-                  publisher's country (GDELT sourcecountry).
-    The best candidate has the country in the headline, then the most shared tags, then the most
-    shared vendors, then the latest project year. Confidence:
-      * high   - country named in the headline and no other candidate as good;
-      * medium - country only from the publisher, or several candidates equally good (the
-                 latest is chosen);
-      * low    - both.
-    """
-    taxonomy = default_taxonomy()
-    context = {name for name, tag in taxonomy.tags.items() if tag.relevance == "context"}
-    lead_tags = set(lead.tags) - context
-    lead_vendors = set(lead.vendor_ids)
-    if not lead_tags or not lead_vendors:
-        return None
-    scored = []
-    for c in candidates:
-        vendors, tags = lead_vendors & c.organisation_ids, lead_tags & c.tags
-        if not vendors or not tags or not c.recipient_iso3:
-            continue
-        if c.recipient_iso3 in lead.countries:
-            in_title = True
-        elif c.recipient_iso3 == lead.source_country_iso3:
-            in_title = False
-        else:
-            continue
-        scored.append(((not in_title, -len(tags), -len(vendors), -(c.year or 0), c.entity_id), c, vendors, tags))
-    if not scored:
-        return None
-    scored.sort(key=lambda s: s[0])
-    rank, best, vendors, tags = scored[0]
-    equally_good = sum(1 for s in scored if s[0][:3] == rank[:3])
-    in_title = not rank[0]
-    if in_title and equally_good == 1:
-        confidence = "high"
-    elif not in_title and equally_good > 1:
-        confidence = "low"
-    else:
-        confidence = "medium"
-    where = "named in the headline" if in_title else "the publisher's country"
-    reason = (f"country {best.recipient_iso3} ({where}), vendor {', '.join(sorted(vendors))}, "
-              f"components {', '.join(sorted(tags))}")  # fmt: skip
-    if equally_good > 1:
-        reason += f"; {equally_good} deals match equally well, the latest chosen"
-    return Link(best.entity_id, confidence, reason)
-
-
-CANDIDATES_SQL = """
-    SELECT d.source || ':' || d.deal_id, d.recipient_iso3::text,
-           coalesce(d.commitment_year, extract(year FROM d.signing_date)::integer),
-           ARRAY(SELECT p.organisation_id FROM core.deal_parties p
-                  WHERE p.source = d.source AND p.deal_id = d.deal_id AND p.role <> 'buyer' AND p.removed_at IS NULL)
-           || ARRAY(SELECT jsonb_array_elements_text(d.mentioned_organisations)),
-           ARRAY(SELECT c.tag FROM core.deal_components c
-                  WHERE c.source = d.source AND c.deal_id = d.deal_id AND c.removed_at IS NULL)
-      FROM core.deals d
-     WHERE d.removed_at IS NULL AND d.recipient_iso3 IS NOT NULL"""
-
-
-def load_link_candidates() -> list[LinkCandidate]:
-    """The deals currently in the warehouse, for linking (the one warehouse read of this parser)."""
-    from dsrwatch.warehouse import connect
-
-    with connect() as conn:
-        rows = conn.execute(CANDIDATES_SQL).fetchall()
-    return [LinkCandidate(e, iso3, year, frozenset(orgs), frozenset(tags)) for e, iso3, year, orgs, tags in rows]
-
-
 def _articles(body: bytes, url: str) -> list[dict]:
     if is_rate_limit_notice(body):
         raise SourceFormatError(f"{url}: the payload is GDELT's rate-limit notice, not results")
@@ -341,12 +248,10 @@ def _articles(body: bytes, url: str) -> list[dict]:
 
 
 def parse(
-    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None,
-    candidates: Sequence[LinkCandidate] | None = None,
+    payloads: Iterable[RawPayload], cursor: dict | None = None, resolver: OrganisationResolver | None = None
 ) -> ParsedBatch:
-    """The answers of one run -> leads, each linked to a known deal where the rule allows.
-
-    ``candidates`` are the known deals (tests pass them); by default they are read from the warehouse."""
+    """The answers of one run -> leads, with the countries, PRC-linked organisations and components
+    their headlines name (linking them to known deals is analyst.news_leads' work)."""
     query_ids = {text: key for key, text in QUERIES.items()}
     leads: dict[str, Lead] = {}
     set_aside: list[SetAside] = []
@@ -385,19 +290,12 @@ def parse(
         lead.tags = taxonomy.classify(lead.title)
         lead.vendor_ids = mentioned_organisations(lead.title)
         lead.countries = list(country_names().find(lead.title))
-    if candidates is None:
-        candidates = load_link_candidates() if leads else []
-    rows, linked = [], 0
-    for lead in leads.values():
-        link = link_lead(lead, candidates)
-        linked += link is not None
-        rows.append((
-            lead.url, lead.title, lead.seen_at, lead.domain, lead.language, lead.source_country,
-            lead.source_country_iso3, lead.queries, lead.vendor_ids, lead.tags,
-            lead.countries, link.deal_id if link else None, link.confidence if link else None,
-            link.reason if link else None,
-        ))  # fmt: skip
-    warnings = [f"{len(rows)} leads, {linked} linked to a known deal"]
+    rows = [(lead.url, lead.title, lead.seen_at, lead.domain, lead.language, lead.source_country,
+             lead.source_country_iso3, lead.queries, lead.vendor_ids, lead.tags, lead.countries,
+             None, None, None)  # linked_deal_id, link_confidence, link_reason: see NEWS_LEADS
+            for lead in leads.values()]  # fmt: skip
+    naming = sum(1 for lead in leads.values() if lead.vendor_ids and lead.tags)
+    warnings = [f"{len(rows)} leads, {naming} naming a PRC-linked organisation and a component"]
     if full:
         warnings.append(f"{len(full)} answers hit maxrecords={MAX_RECORDS} (older articles cut off): {full[:5]}")
     return ParsedBatch(rows={NEWS_LEADS.table: rows}, entities=len(rows), complete=False, deleted_keys={},

@@ -47,11 +47,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
-from dsrwatch.fetching import FetchedResponse, Fetcher, build_url
-from dsrwatch.normalise.components import default_taxonomy, relevant_tags
-from dsrwatch.normalise.countries import iso3_name, to_iso3
-from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
-from dsrwatch.sources.aiddata import (
+from dsrwatch.deals import (
     DEAL_TABLES,
     DEALS,
     Deal,
@@ -60,6 +56,11 @@ from dsrwatch.sources.aiddata import (
     digital_vendor_ids,
     mentioned_organisations,
 )
+from dsrwatch.fetching import FetchedResponse, Fetcher, build_url
+from dsrwatch.normalise import values
+from dsrwatch.normalise.components import default_taxonomy, relevant_tags
+from dsrwatch.normalise.countries import iso3_name, to_iso3
+from dsrwatch.normalise.organisations import OrganisationResolver, clean_text
 from dsrwatch.sources.base import (
     ChangeGuard,
     MaxNullFraction,
@@ -69,7 +70,6 @@ from dsrwatch.sources.base import (
     SetAside,
     SourceFormatError,
     SourceSpec,
-    excerpt,
     load_json,
     record_key,
     set_aside_on_error,
@@ -100,7 +100,7 @@ SOURCE = SourceSpec(
     licence="CC BY 4.0",
     attribution="The World Bank, Major Contract Awards",
     schedule="30 3 * * 1",  # weekly, Monday 03:30 UTC, ahead of the 06:00 digest
-    # core.deals declares the rules this source relies on (aiddata.DEALS): commitment years 1949..2100,
+    # core.deals declares the rules this source relies on (dsrwatch.deals.DEALS): commitment years 1949..2100,
     # amounts 0..10**12, no signing date after the fetch - the one that keeps a contract "signed"
     # 9999-12-31 out (tests/unit/test_worldbank_contracts.py checks they stay declared).
     tables=DEAL_TABLES,
@@ -120,11 +120,6 @@ SOURCE = SourceSpec(
 
 
 # -- fetch -------------------------------------------------------------------------------------
-def _shown(value: object) -> str:
-    """A value as a message quotes it: repr, cut short."""
-    return excerpt(repr(value)) or ""
-
-
 def trusted_cursor_date(cursor: dict | None, now: datetime | None = None) -> date | None:
     """The cursor's latest signing date, or None - with a warning - when it cannot be right:
     unreadable, or after now + CLOCK_MARGIN (every later run would ask for nothing)."""
@@ -136,7 +131,7 @@ def trusted_cursor_date(cursor: dict | None, now: datetime | None = None) -> dat
         value = date.fromisoformat(latest)
     except (TypeError, ValueError):
         log.warning("worldbank_contracts: the stored cursor looks wrong (max_signing_date %s is not a date); "
-                    "reading everything again", _shown(latest))  # fmt: skip
+                    "reading everything again", values.shown(latest))  # fmt: skip
         return None
     if value > (now + CLOCK_MARGIN).date():
         log.warning("worldbank_contracts: the stored cursor looks wrong (max_signing_date %s is ahead of today, "
@@ -197,7 +192,7 @@ def _text(row: dict, name: str) -> str | None:
     where text belongs makes the record unreadable."""
     value = row.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
-        raise TypeError(f"{name} is {_shown(value)}, expected text")
+        raise TypeError(f"{name} is {values.shown(value)}, expected text")
     return clean_text(value)
 
 
@@ -209,25 +204,14 @@ def _supplier(row: dict) -> str | None:
 
 def _signing_date(value: object) -> date | None:
     """Socrata floating timestamps ("2021-03-28T00:00:00.000") -> date; None when absent."""
-    text = _text({"contract_signing_date": value}, "contract_signing_date")
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "")).date()
-    except ValueError:
-        raise ValueError(f"contract_signing_date {_shown(text)} is not an ISO date") from None
+    return values.iso_date(_text({"contract_signing_date": value}, "contract_signing_date"), "contract_signing_date")
 
 
 def _amount(value: object) -> float | None:
     """A USD amount; None when absent. NaN, infinity and negative amounts are returned as they are,
     for the declared rules to reject with the field named; text that is not a number is unreadable."""
-    text = _text({"supplier_contract_amount_usd": value}, "supplier_contract_amount_usd")
-    if not text:
-        return None
-    try:
-        return round(float(text.replace(",", "")), 2)
-    except ValueError:
-        raise ValueError(f"supplier_contract_amount_usd {_shown(text)} is not a number") from None
+    return values.amount(_text({"supplier_contract_amount_usd": value}, "supplier_contract_amount_usd"),
+                         "supplier_contract_amount_usd")
 
 
 def _first(rows: list[dict], name: str) -> str | None:
@@ -243,13 +227,13 @@ def _contradiction(rows: list[dict]) -> tuple[str, str] | None:
         first = seen.setdefault(supplier, row)
         for name in FIELDS:
             if _text(first, name) != _text(row, name):
-                return name, f"{_shown(_text(first, name))} / {_shown(_text(row, name))}"
+                return name, f"{values.shown(_text(first, name))} / {values.shown(_text(row, name))}"
     return None
 
 
 def _offset(url: str) -> int:
-    values = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("$offset") or ["0"]
-    return int(values[0]) if values[0].isdigit() else 0
+    offsets = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("$offset") or ["0"]
+    return int(offsets[0]) if offsets[0].isdigit() else 0
 
 
 def parse(
@@ -293,8 +277,8 @@ def parse(
         dates = [d for d in (_signing_date(r.get("contract_signing_date")) for r in rows) if d is not None]
         contradiction = _contradiction(rows)
         if contradiction:
-            field, values = contradiction
-            set_aside.append(SetAside(DEALS.table, record_key(SOURCE.name, number), field, values,
+            field, both = contradiction
+            set_aside.append(SetAside(DEALS.table, record_key(SOURCE.name, number), field, both,
                                       "the source lists this key twice with different values (one supplier, two "
                                       "versions)", url, (SOURCE.name, number)))  # fmt: skip
             return []
