@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 export PYTHONPATH := $(CURDIR)/plugins
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install run test lint bench shrink-check up down migrate status clean psql accept
+.PHONY: install run test lint bench shrink-check up down migrate status clean psql accept evaluate
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ migrate: install
 
 status: install
 	$(PY) -m dsrwatch status
+
+## evaluate: the warehouse's flags against the gold set (run after `make run` on real data)
+evaluate: install
+	$(PY) -m dsrwatch evaluate
 
 ## accept: load a quarantined run despite its breaches (make accept RUN=42)
 accept: install

@@ -165,6 +165,22 @@ def command_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    """The flags of the warehouse against the gold set: precision, recall, misses, false flags."""
+    from pathlib import Path
+
+    from dsrwatch import evaluation
+    from dsrwatch.warehouse import connect, describe_location, ensure_schema
+
+    ensure_schema()
+    cases, thresholds = evaluation.load_gold(Path(args.gold) if args.gold else evaluation.GOLD_FILE)
+    with connect() as conn:
+        report = evaluation.evaluate(conn, cases, thresholds)
+    print(f"gold set: {len(cases)} cases; warehouse: {describe_location()}")
+    print("\n".join(report.lines()))
+    return 1 if report.failures else 0
+
+
 def command_accept(args: argparse.Namespace) -> int:
     """Load a quarantined run despite its breaches: the operator has checked the change is real."""
     from dsrwatch.pipeline import load_from_raw
@@ -305,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=command_run)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema").set_defaults(handler=command_migrate)
     sub.add_parser("status", help="the latest run of each source").set_defaults(handler=command_status)
+    evaluate = sub.add_parser("evaluate", help="precision and recall of the flags against the gold set")
+    evaluate.add_argument("--gold", help="gold file (default tests/gold/cases.yaml)")
+    evaluate.set_defaults(handler=command_evaluate)
     accept = sub.add_parser("accept", help="load a quarantined run although it broke its expectations or guard")
     accept.add_argument("run_id", type=int, help="the quarantined run (see `make status`)")
     accept.set_defaults(handler=command_accept)
