@@ -23,5 +23,5 @@ SELECT h.entity_kind,
        ) AS evidence
   FROM risk.host_regimes h
   JOIN linked USING (entity_kind, entity_id)
- WHERE h.regime IN (0, 1) AND h.iso3 NOT IN ('CHN', 'HKG', 'MAC')
+ WHERE h.regime IN (0, 1) AND h.iso3 NOT IN (SELECT iso3 FROM risk.prc_territories)
  GROUP BY h.entity_kind, h.entity_id

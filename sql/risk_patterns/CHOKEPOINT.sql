@@ -4,8 +4,9 @@
 -- applies_to: submarine_cable
 -- basis: R1
 -- reasoning: Where a country has one or two international cables, a PRC-linked one carries a large share of its traffic abroad and is a point of control over its connectivity.
--- International cable: present, landing in at least two countries. Mainland China is not counted
--- as an exposed country.
+-- International cable: present, landing in at least two countries. PRC territory (mainland China,
+-- Hong Kong, Macau: risk.prc_territories) is never an exposed country: a PRC-linked cable there is
+-- no foreign dependence.
 WITH international AS (
     SELECT entity_id, countries FROM risk.entities
      WHERE entity_kind = 'submarine_cable' AND is_present AND cardinality(countries) >= 2
@@ -33,5 +34,5 @@ SELECT 'submarine_cable' AS entity_kind,
   JOIN prc_linked l USING (entity_id)
   CROSS JOIN LATERAL unnest(i.countries) AS c(iso3)
   JOIN per_country pc ON pc.iso3 = c.iso3
- WHERE pc.international_cables <= 2 AND pc.iso3 <> 'CHN'
+ WHERE pc.international_cables <= 2 AND pc.iso3 NOT IN (SELECT iso3 FROM risk.prc_territories)
  GROUP BY i.entity_id

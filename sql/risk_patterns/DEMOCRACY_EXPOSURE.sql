@@ -16,7 +16,7 @@ WITH linked AS (
                AND (g.until_year IS NULL OR g.until_year > h.evaluation_year)) AS groups
       FROM risk.host_regimes h
       JOIN linked USING (entity_kind, entity_id)
-     WHERE h.regime IN (2, 3) AND h.iso3 NOT IN ('CHN', 'HKG', 'MAC')
+     WHERE h.regime IN (2, 3) AND h.iso3 NOT IN (SELECT iso3 FROM risk.prc_territories)
 )
 SELECT entity_kind,
        entity_id,

@@ -8,8 +8,8 @@
 -- Matches present entities with a current core.government_hosting row (any source) and a
 -- PRC-linked party (risk.prc_parties) in a role that runs, owns, supplies or builds it; financing
 -- alone (financier) matches at medium. Severity is critical when a customer is a police, security,
--- military or intelligence body. Government bodies of the PRC itself (country CHN) are domestic
--- and do not count; Hong Kong and Macau bodies do.
+-- military or intelligence body. Government bodies in PRC territory (mainland China, Hong Kong,
+-- Macau: risk.prc_territories, the one territory rule) are domestic and do not count.
 WITH hosting AS (
     SELECT g.entity_kind, g.entity_id,
            jsonb_agg(DISTINCT jsonb_build_object(
@@ -20,7 +20,7 @@ WITH hosting AS (
                       ORDER BY g.government_body || coalesce(' (' || g.body_type || ')', '')) AS customers
       FROM core.government_hosting g
      WHERE g.removed_at IS NULL
-       AND g.country_iso3 IS DISTINCT FROM 'CHN'
+       AND (g.country_iso3 IS NULL OR g.country_iso3 NOT IN (SELECT iso3 FROM risk.prc_territories))
      GROUP BY g.entity_kind, g.entity_id
 )
 SELECT h.entity_kind,

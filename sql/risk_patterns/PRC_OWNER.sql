@@ -5,9 +5,8 @@
 -- basis: R1, R2
 -- reasoning: Owning or operating infrastructure abroad gives the PRC party-state control of, and access to, the data that crosses it, and market access its firms can use for the state's ends.
 -- Severity by ownership: PRC state (any jurisdiction) high, PRC private or state-influenced medium,
--- Hong Kong / Macau private low. Entities located only in mainland China are not "abroad"; Hong
--- Kong and Macau count as outside the mainland (separate jurisdictions whose data the 2020
--- National Security Law nonetheless reaches).
+-- Hong Kong / Macau private low. Entities located only in PRC territory (mainland China, Hong
+-- Kong, Macau: risk.entities_abroad, the one territory rule) are not "abroad".
 WITH owners AS (
     SELECT p.*,
            CASE WHEN p.ownership = 'state' THEN 3
@@ -15,8 +14,8 @@ WITH owners AS (
                 ELSE 1 END AS weight
       FROM risk.prc_parties p
       JOIN risk.entities e USING (entity_kind, entity_id)
+      JOIN risk.entities_abroad USING (entity_kind, entity_id)
      WHERE e.is_present AND p.role IN ('owner', 'operator')
-       AND (cardinality(e.countries) = 0 OR e.countries <> ARRAY['CHN'])
 )
 SELECT entity_kind,
        entity_id,

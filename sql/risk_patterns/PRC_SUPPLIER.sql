@@ -16,5 +16,6 @@ SELECT p.entity_kind,
        ) AS evidence
   FROM risk.prc_parties p
   JOIN risk.entities e USING (entity_kind, entity_id)
+  JOIN risk.entities_abroad USING (entity_kind, entity_id)  -- built abroad: the one territory rule
  WHERE e.is_present AND p.role IN ('supplier', 'vendor', 'contractor')
  GROUP BY p.entity_kind, p.entity_id

@@ -13,6 +13,7 @@ WITH roles AS (
            p.organisation_name
       FROM risk.prc_parties p
       JOIN risk.entities e USING (entity_kind, entity_id)
+      JOIN risk.entities_abroad USING (entity_kind, entity_id)  -- the one territory rule
      WHERE e.is_present AND p.role <> 'buyer'
 ), stacks AS (
     SELECT entity_kind, entity_id, stack,

@@ -14,6 +14,21 @@ SELECT p.entity_kind, p.entity_id, p.role, p.organisation_id, p.party_name,
 
 -- Each entity's host countries with the regime in force at its project year: the latest V-Dem
 -- year at or before it, so years past the data carry the latest value forward (marked).
+-- One territory rule, used by every pattern: mainland China, Hong Kong and Macau are PRC
+-- jurisdictions. They are never "foreign" hosts (CHOKEPOINT, regime patterns), their government
+-- bodies are domestic (GOV_DATA_HOSTING), and an entity hosted only there raises no pattern about
+-- infrastructure abroad (PRC_OWNER, PRC_SUPPLIER, VERTICAL_STACK). An entity with no known country
+-- counts as abroad (a deal without a recipient country is still an export).
+CREATE VIEW risk.prc_territories (iso3, label) AS
+VALUES ('CHN', 'mainland China'), ('HKG', 'Hong Kong SAR'), ('MAC', 'Macau SAR');
+
+CREATE VIEW risk.entities_abroad AS
+SELECT e.entity_kind, e.entity_id
+  FROM risk.entities e
+ WHERE cardinality(e.countries) = 0
+    OR EXISTS (SELECT 1 FROM unnest(e.countries) AS c(iso3)
+                WHERE c.iso3 NOT IN (SELECT iso3 FROM risk.prc_territories));
+
 -- The PRC-linked parties of each entity in every role but buyer, as patterns quote them: a line
 -- ("Huawei (vendor); China Exim Bank (financier)"), a role-first line, and a JSON list.
 CREATE VIEW risk.prc_party_evidence AS

@@ -215,8 +215,9 @@ def test_gov_data_hosting_pattern(warehouse, replay):
     _merge(warehouse, GOVERNMENT_HOSTING,
            [("other_source", "data_centre", "102", "Hong Kong Police Force", "police", "HKG", None, None)], "other_source")
     matches = {(kind, entity): (severity, evidence) for kind, entity, severity, evidence in run_pattern(warehouse)}
-    assert sorted(matches) == [("data_centre", "101"), ("data_centre", "102"), ("data_centre", "103")]
-    assert [matches[("data_centre", i)][0] for i in ("101", "102", "103")] == ["critical", "critical", None]  # None: header's high
+    # 102: the Hong Kong Police Force is a body of PRC territory, domestic like Shanghai's (territory rule)
+    assert sorted(matches) == [("data_centre", "101"), ("data_centre", "103")]
+    assert [matches[("data_centre", i)][0] for i in ("101", "103")] == ["critical", None]  # None: header's high
     evidence = matches[("data_centre", "101")][1]
     assert evidence["reason"] == ("China Mobile International - Frankfurt DC hosts data of Bundeskriminalamt (police); "
                                   "PRC-linked operator China Mobile International Limited (Hong Kong, state)")  # fmt: skip
@@ -227,7 +228,7 @@ def test_gov_data_hosting_pattern(warehouse, replay):
     _merge(warehouse, GOVERNMENT_HOSTING, deals[1:], "test_deals")
     assert query(warehouse, """SELECT source, entity_id FROM core.government_hosting WHERE removed_at IS NOT NULL""") == [
         ("test_deals", "101")]
-    assert sorted(entity for _, entity, _, _ in run_pattern(warehouse)) == ["102", "103"]
+    assert sorted(entity for _, entity, _, _ in run_pattern(warehouse)) == ["103"]
 
 
 def test_risk_engine_flags_cloud_regions_and_data_centres(warehouse, replay, tmp_path, monkeypatch):
@@ -252,8 +253,10 @@ def test_risk_engine_flags_cloud_regions_and_data_centres(warehouse, replay, tmp
     assert flags[f"cloud_region {cairo} GOV_DATA_HOSTING"] == "high"
     assert flags["data_centre 101 GOV_DATA_HOSTING"] == "critical"
     # outside mainland China, Hong Kong included; a region or facility only in mainland China is not "abroad"
-    assert "data_centre 101 PRC_OWNER" in flags and "data_centre 102 PRC_OWNER" in flags
-    assert "cloud_region Alibaba Cloud|cn-hongkong|Hong Kong PRC_OWNER" in flags
+    assert "data_centre 101 PRC_OWNER" in flags
+    # the territory rule: Hong Kong is PRC territory, so a PRC-owned site there is not "abroad"
+    assert "data_centre 102 PRC_OWNER" not in flags
+    assert "cloud_region Alibaba Cloud|cn-hongkong|Hong Kong PRC_OWNER" not in flags
     assert "cloud_region Alibaba Cloud|me-east-1|Dubai PRC_OWNER" in flags
     assert "data_centre 103 PRC_OWNER" not in flags and "cloud_region Alibaba Cloud|cn-beijing|Beijing PRC_OWNER" not in flags
     assert not any(key.startswith(("data_centre 104 ", "cloud_region Google Cloud")) for key in flags)

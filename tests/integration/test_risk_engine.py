@@ -220,3 +220,40 @@ def test_a_new_pattern_file_opens_baseline_flags(world, warehouse, tmp_path):
     added = engine.evaluate(pattern_dir=patterns)
     assert (added.opened, added.opened_baseline, added.resolved) == (1, 1, 0)  # not news for the digest
     assert flags(warehouse)[("peace-cable", "LONG_CABLE")] == ("low", False)
+
+
+def test_the_territory_rule_macau_and_hong_kong_are_not_abroad(world, warehouse, monkeypatch):
+    """The real record: SeaMeWe-3 was flagged CHOKEPOINT as "one of at most two international cables
+    of MAC" (TeleGeography files Taipa under China); H2HE, China-Hong Kong only, was PRC_OWNER and
+    PRC_SUPPLIER as if abroad. Macau and Hong Kong are PRC territory: neither counts."""
+    cables = {k: dict(v) for k, v in tg.CABLES_V1.items()}
+    monkeypatch.setitem(tg.COORDINATES, "taipa-china", (113.55, 22.16))
+    monkeypatch.setitem(tg.COORDINATES, "tseung-kwan-o-china", (114.26, 22.31))
+    monkeypatch.setitem(tg.COORDINATES, "haikou-china", (110.33, 20.03))
+    cables["macau-link"] = {
+        "id": "macau-link", "name": "Macau Link", "length": "3,000 km",
+        "landing_points": [tg._lp("taipa-china", "Taipa, China", "China"),
+                           tg._lp("gwadar-pakistan", "Gwadar, Pakistan", "Pakistan")],
+        "owners": "China Telecom", "suppliers": "HMN Tech", "rfs": "2020", "rfs_year": 2020, "is_planned": False,
+        "url": None, "notes": None,
+    }  # fmt: skip
+    cables["h2he-like"] = {
+        "id": "h2he-like", "name": "Hainan to Hong Kong Express (like)", "length": "675 km",
+        "landing_points": [tg._lp("haikou-china", "Haikou, China", "China"),
+                           tg._lp("tseung-kwan-o-china", "Tseung Kwan O, China", "China")],
+        "owners": "China Mobile", "suppliers": "HMN Tech", "rfs": "2023", "rfs_year": 2023, "is_planned": False,
+        "url": None, "notes": None,
+    }  # fmt: skip
+    world(cables, name="territories")
+    engine.evaluate()
+    got = flags(warehouse)
+    chokepoints = [evidence for (entity, pattern), (_, evidence) in flags_with_evidence(warehouse).items()
+                   if pattern == "CHOKEPOINT" and entity == "macau-link"]  # fmt: skip
+    assert all("MAC" not in e["countries"] for e in chokepoints)
+    assert ("macau-link", "PRC_OWNER") in got  # Pakistan is abroad
+    assert not [k for k in got if k[0] == "h2he-like"]  # China and Hong Kong only: nothing abroad
+
+
+def flags_with_evidence(url):
+    return {(e, p): (s, ev) for e, p, s, ev in query(
+        url, "SELECT entity_id, pattern_id, severity, evidence FROM risk.flags WHERE resolved_at IS NULL")}
