@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -225,6 +226,28 @@ def workbook_bytes(records: list[dict], release: str = "3.0", columns: tuple[str
         sheet.append([record.get(c) for c in columns])
     out = io.BytesIO()
     workbook.save(out)
+    return same_bytes_every_time(out.getvalue())
+
+
+# Zip entries and workbook properties carry the time they were written: fixed here, so the same
+# records always give the same bytes (a rerun replays identical payloads, as a real rerun would).
+FIXED_TIME = datetime(2024, 1, 1)
+
+
+def same_bytes_every_time(archive: bytes) -> bytes:
+    """``archive`` rewritten with every entry, and the workbook's created/modified stamps (which
+    openpyxl sets when it saves), dated FIXED_TIME."""
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    out = io.BytesIO()
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            fixed = zipfile.ZipInfo(item.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            target.writestr(fixed, data)
     return out.getvalue()
 
 
@@ -234,7 +257,7 @@ def release_zip(records: list[dict], release: str = "3.0", **kwargs) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(WORKBOOK_NAME.replace("v3.0", f"v{release}"), workbook_bytes(records, release, **kwargs))
         archive.writestr("README.txt", f"Global Chinese Development Finance Dataset, version {release} (test fixture)\n")
-    return out.getvalue()
+    return same_bytes_every_time(out.getvalue())
 
 
 def write_aiddata_replay(root: Path, records: list[dict], release: str = "3.0") -> Path:

@@ -431,3 +431,73 @@ def test_a_sheet_the_reader_cannot_get_through_fails_naming_the_row():
     with pytest.raises(SourceFormatError, match=r"Version_3_0\.zip: the dataset sheet cannot be read after row \d+ "
                                                  r"\(ParseError: not well-formed"):  # fmt: skip
         parse(None, body=out.getvalue())
+
+
+# -- calamine reads exactly the records openpyxl reads --------------------------------------------------
+OTHER_TYPES = [
+    fx.gcdf_record(1, Title="Safe city project", Recipient="Kenya", **{
+        "Commitment Year": "2015", "Sector Name": "COMMUNICATIONS", "Funding Agencies": "China Eximbank",
+        "Amount (Constant USD 2021)": "1,234.567", "Status": True}),
+    fx.gcdf_record(2, Title="Regional data center", Recipient="Africa, regional", **{
+        "Commitment Year": 2016.0, "Sector Name": "COMMUNICATIONS", "Funding Agencies": "China Eximbank",
+        "Amount (Constant USD 2021)": 0, "Flow Type": 2**40, "Description": " spaced \n text "}),
+    {**fx.ISLAMABAD, "AidData Record ID": 3, "Commitment Year": datetime(2010, 12, 1),
+     "Amount (Constant USD 2021)": 1e300, "Status": datetime(2010, 12, 1, 13, 5),
+     "Flow Type": 10**16 - 1, "Sector Name": 1e16},
+    {**fx.ISLAMABAD, "AidData Record ID": "A-4", "Commitment Year": 2010.5, "Amount (Constant USD 2021)": -0.25},
+    {**fx.ROAD, "AidData Record ID": " "},  # no record id: skipped by both
+]  # fmt: skip
+
+
+def openpyxl_reference(workbook: bytes) -> tuple[str, list[dict[str, object]]]:
+    """The records as the parser read them with openpyxl before calamine (read-only, values only)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(workbook), read_only=True, data_only=True)
+    try:
+        name = next(s for s in book.sheetnames if s.startswith("GCDF_"))
+        sheet = book[name]
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(values_only=True)
+        positions = {" ".join(str(h).split()): i for i, h in enumerate(next(rows)) if h is not None}
+        wanted = {c: positions.get(c) for c in aiddata.REQUIRED_COLUMNS + aiddata.OPTIONAL_COLUMNS}
+        records = [{c: row[i] if i is not None and i < len(row) else None for c, i in wanted.items()} for row in rows]
+    finally:
+        book.close()
+    return name.removeprefix("GCDF_"), [r for r in records if r[aiddata.RECORD_ID] not in (None, "", " ")]
+
+
+def strictly(records: list[dict[str, object]]) -> list[list[tuple[str, str, object]]]:
+    return [[(name, type(value).__name__, value) for name, value in record.items()] for record in records]
+
+
+@pytest.mark.parametrize(
+    ("records", "release"),
+    [(fx.RELEASE_V1, "3.0"), (fx.RELEASE_V2, "3.1"), (OTHER_TYPES, "3.0")],
+    ids=["release-v1", "release-v2", "other-types"],
+)
+def test_calamine_reads_the_records_openpyxl_reads(records, release, caplog):
+    body = fx.release_zip(records, release)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        workbook = archive.read(next(n for n in archive.namelist() if n.endswith(".xlsx")))
+    reference = openpyxl_reference(workbook)
+
+    with caplog.at_level("WARNING", logger=aiddata.__name__), aiddata.open_release(body) as (read_release, read):
+        ours = (read_release, list(read))
+
+    assert not caplog.records  # calamine read it: no fallback to openpyxl
+    assert len(ours[1]) == len([r for r in records if str(r[aiddata.RECORD_ID]).strip()])
+    assert (ours[0], strictly(ours[1])) == (reference[0], strictly(reference[1]))
+
+
+def test_a_sheet_over_the_calamine_budget_is_streamed_by_openpyxl_with_the_same_records(monkeypatch, caplog):
+    body = fx.release_zip(OTHER_TYPES)
+    with aiddata.open_release(body) as (_, read):
+        by_calamine = list(read)
+    monkeypatch.setattr(aiddata, "MAX_CALAMINE_XML_BYTES", 1000)
+
+    with caplog.at_level("WARNING", logger=aiddata.__name__), aiddata.open_release(body) as (_, read):
+        by_openpyxl = list(read)
+
+    assert any("streaming it with openpyxl" in r.getMessage() for r in caplog.records)
+    assert strictly(by_openpyxl) == strictly(by_calamine)

@@ -5,8 +5,11 @@ holding an xlsx whose sheet ``GCDF_3.0`` has 20,985 projects x 126 columns (2000
 come years apart; every run fetches the zip with a conditional GET (a 304 costs nothing) and
 the pipeline skips the load when the bytes are those of the last load.
 
-Parsing streams: zip -> the workbook copied to a temporary file -> openpyxl in read-only mode,
-row by row, so memory stays bounded by the rows kept, not the sheet. The header row maps the
+Parsing: zip -> the workbook copied to a temporary file -> the sheet read by calamine (Rust, via
+python-calamine), which holds the sheet in memory (about twice its XML) for a fraction of openpyxl's time.
+A sheet declaring more than MAX_CALAMINE_XML_BYTES, or one calamine cannot read, is streamed row by row
+with openpyxl in read-only mode instead (memory bounded by the rows kept; a damaged sheet fails there,
+naming the row); either way the records are the same. The header row maps the
 official column names; a missing required column is a schema-drift error naming it. A zip whose
 workbook declares more than MAX_UNCOMPRESSED_BYTES (1 GiB) is refused before extraction, and the
 copy stops at that cap whatever the zip declared (a zip bomb cannot fill the temporary directory).
@@ -44,12 +47,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import IO
 
 from dsrwatch.deals import (
@@ -90,6 +95,11 @@ SHEET_PREFIX = "GCDF_"  # the dataset sheet is GCDF_<release>, e.g. GCDF_3.0
 # The most the workbook may expand to when extracted from the release zip (GCDF 3.0's is far less).
 MAX_UNCOMPRESSED_BYTES = 2**30
 SPOOL_CHUNK_BYTES = 1 << 20
+# calamine parses the whole sheet into memory: ~1.8 bytes per byte of sheet XML at its peak, on top of
+# the process. A workbook whose worksheets and shared strings declare more than this is streamed with
+# openpyxl instead (about 10x slower, memory bounded by a row). The benchmark's full-size synthetic
+# sheet is 133 MiB of XML (parse peak ~305 MB RSS); at this cap the peak would be ~380 MB.
+MAX_CALAMINE_XML_BYTES = 160 * 2**20
 
 SOURCE = SourceSpec(
     name="aiddata",
@@ -168,20 +178,109 @@ def _spool_member(source: IO[bytes], spool: IO[bytes], url: str, info: zipfile.Z
     return copied
 
 
-def _cell(row: tuple, index: int | None) -> object:
+def _cell(row: Sequence[object], index: int | None) -> object:
     return row[index] if index is not None and index < len(row) else None
+
+
+def _calamine_value(value: object) -> object:
+    """A calamine cell as openpyxl gives it: an empty cell is None (calamine: ""), a whole number below
+    1e16 an int (calamine reads every number as a float; openpyxl gives an int unless the file wrote a
+    fraction or an exponent, and writers, openpyxl's "%.16g" and Excel alike, write whole numbers below
+    1e16 without either), a date-time at midnight a datetime (calamine: a date)."""
+    if value == "" and isinstance(value, str):
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e16 else value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _sheet_xml_bytes(spool: IO[bytes]) -> int | None:
+    """What the workbook's worksheets and shared strings declare uncompressed (None: not a zip). The
+    declaration holds: calamine, like Python's zipfile, stops a member that expands beyond it."""
+    try:
+        with zipfile.ZipFile(spool) as workbook:
+            return sum(i.file_size for i in workbook.infolist()
+                       if i.filename.startswith("xl/worksheets/") or i.filename == "xl/sharedStrings.xml")  # fmt: skip
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def _spool_path(spool: IO[bytes]) -> str | None:
+    """A path that opens the spool (Linux's TemporaryFile has none but /proc/self/fd), or None."""
+    name = getattr(spool, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return name
+    by_descriptor = f"/proc/self/fd/{spool.fileno()}"
+    return by_descriptor if os.path.exists(by_descriptor) else None
+
+
+def _calamine_sheet(spool: IO[bytes], url: str, label: str) -> tuple[str, Iterator[Sequence[object]]] | None:
+    """``(sheet name, rows)`` read by calamine (Rust), which loads the whole sheet at once: None (the
+    caller streams with openpyxl) when the sheet is too big for that or calamine cannot read it."""
+    import python_calamine
+
+    declared = _sheet_xml_bytes(spool)
+    if declared is None or declared > MAX_CALAMINE_XML_BYTES:
+        log.warning("aiddata: %s declares %s bytes of sheet XML (calamine reads up to %d at once); streaming it "
+                    "with openpyxl", label, declared, MAX_CALAMINE_XML_BYTES)  # fmt: skip
+        return None
+    spool.seek(0)
+    try:
+        path = _spool_path(spool)
+        if path is not None:  # calamine reads the file where it is
+            workbook = python_calamine.CalamineWorkbook.from_path(path)
+        else:  # calamine copies the whole file into memory first
+            workbook = python_calamine.CalamineWorkbook.from_filelike(spool)
+    except python_calamine.CalamineError as exc:
+        log.warning("aiddata: calamine cannot open %s (%s: %s); trying openpyxl", label, type(exc).__name__, exc)
+        return None
+    try:
+        sheets = [s for s in workbook.sheet_names if s.startswith(SHEET_PREFIX)]
+        if not sheets:
+            raise SourceFormatError(f"{url}: no sheet named {SHEET_PREFIX}<release> (sheets: {workbook.sheet_names})")
+        try:
+            sheet = workbook.get_sheet_by_name(sheets[0])  # the whole sheet, parsed in Rust
+        except python_calamine.CalamineError as exc:
+            log.warning("aiddata: calamine cannot read sheet %s of %s (%s: %s); trying openpyxl", sheets[0], label,
+                        type(exc).__name__, exc)  # fmt: skip
+            return None
+    finally:
+        workbook.close()
+    return sheets[0], sheet.iter_rows()  # rows from the sheet's first row, whatever its recorded dimensions
+
+
+@contextmanager
+def _openpyxl_sheet(spool: IO[bytes], url: str, label: str) -> Iterator[tuple[str, Iterator[Sequence[object]]]]:
+    """``(sheet name, rows)`` streamed by openpyxl in read-only mode (memory bounded by a row): the
+    fallback for a sheet calamine should not or cannot read; a damaged one fails here naming the row."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(spool, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise SourceFormatError(f"{url}: {label} is not a readable xlsx workbook: {exc}") from exc
+    try:
+        sheets = [s for s in workbook.sheetnames if s.startswith(SHEET_PREFIX)]
+        if not sheets:
+            raise SourceFormatError(f"{url}: no sheet named {SHEET_PREFIX}<release> (sheets: {workbook.sheetnames})")
+        sheet = workbook[sheets[0]]
+        sheet.reset_dimensions()  # do not trust the file's recorded dimensions: read every cell
+        yield sheets[0], sheet.iter_rows(values_only=True)
+    finally:
+        workbook.close()
 
 
 @contextmanager
 def open_release(
     body: bytes, url: str = RELEASE_URL, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
 ) -> Iterator[tuple[str, Iterator[dict[str, object]]]]:
-    """``(release, records)`` of a release zip, records streamed as ``{official column: value}``
-    (only the columns this module reads). The workbook is spooled to a temporary file, never
-    held in memory; openpyxl reads it in read-only mode. A workbook that declares, or expands to,
-    more than ``max_uncompressed_bytes`` is refused (SourceFormatError) with at most that much spooled."""
-    import openpyxl
-
+    """``(release, records)`` of a release zip, records as ``{official column: value}`` (only the
+    columns this module reads). The workbook is spooled to a temporary file, never held in memory,
+    and its sheet read by calamine, or streamed by openpyxl when it is over MAX_CALAMINE_XML_BYTES
+    or calamine cannot read it (the records are the same either way). A workbook that declares, or
+    expands to, more than ``max_uncompressed_bytes`` is refused (SourceFormatError) with at most that much spooled."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
     except zipfile.BadZipFile as exc:
@@ -204,26 +303,27 @@ def open_release(
                     raise SourceFormatError(f"{url}: member {member!r} declares {info.file_size} bytes uncompressed "
                                             f"(cap {max_uncompressed_bytes} bytes) but cannot be extracted: {exc}; "
                                             "its data does not match its declared size and checksum") from exc  # fmt: skip
+            label = member or "the payload"
             spool.seek(0)
-            try:
-                workbook = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-            except (zipfile.BadZipFile, KeyError, OSError) as exc:
-                raise SourceFormatError(f"{url}: {member or 'the payload'} is not a readable xlsx workbook: {exc}") from exc
-            try:
-                sheets = [s for s in workbook.sheetnames if s.startswith(SHEET_PREFIX)]
-                if not sheets:
-                    raise SourceFormatError(f"{url}: no sheet named {SHEET_PREFIX}<release> (sheets: {workbook.sheetnames})")
-                sheet = workbook[sheets[0]]
-                sheet.reset_dimensions()  # do not trust the file's recorded dimensions: read every cell
-                yield sheets[0].removeprefix(SHEET_PREFIX), _records(sheet.iter_rows(values_only=True), url)
-            finally:
-                workbook.close()
+            read = _calamine_sheet(spool, url, label)
+            if read is not None:
+                name, rows = read
+                yield name.removeprefix(SHEET_PREFIX), _records(rows, url, _calamine_value)
+                return
+            spool.seek(0)
+            with _openpyxl_sheet(spool, url, label) as (name, rows):
+                yield name.removeprefix(SHEET_PREFIX), _records(rows, url)
 
 
-def _records(rows: Iterator[tuple], url: str) -> Iterator[dict[str, object]]:
+def _records(
+    rows: Iterator[Sequence[object]], url: str, value: Callable[[object], object] | None = None
+) -> Iterator[dict[str, object]]:
+    """Records of the sheet's rows; ``value`` maps a reader's cell to openpyxl's (None: openpyxl's)."""
     header = next(rows, None)
     if header is None:
         raise SourceFormatError(f"{url}: the dataset sheet is empty")
+    if value is not None:
+        header = [value(name) for name in header]
     positions = {" ".join(str(name).split()): i for i, name in enumerate(header) if name is not None}
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
     if missing:
@@ -233,12 +333,17 @@ def _records(rows: Iterator[tuple], url: str) -> Iterator[dict[str, object]]:
     id_index = positions[RECORD_ID]
     for row in _readable(rows, url):
         record_id = _cell(row, id_index)
+        if value is not None:
+            record_id = value(record_id)
         if record_id is None or str(record_id).strip() == "":
             continue
-        yield {name: _cell(row, index) for name, index in wanted.items()}
+        if value is None:
+            yield {name: _cell(row, index) for name, index in wanted.items()}
+        else:
+            yield {name: value(_cell(row, index)) for name, index in wanted.items()}
 
 
-def _readable(rows: Iterator[tuple], url: str) -> Iterator[tuple]:
+def _readable(rows: Iterator[Sequence[object]], url: str) -> Iterator[Sequence[object]]:
     """The sheet's rows; the xlsx reader failing part-way (malformed XML, a corrupt part) cannot
     resume, so it fails the run naming the last row read."""
     number = 1  # the header
