@@ -7,39 +7,21 @@ case goes through the real pipeline (raw, parse, validation, merge) like the oth
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dsrwatch.fetching import FetchedResponse
 from dsrwatch.sources import reference_data as rd
 
 from helpers.db import query, scalar
 from helpers.hostile import FAILED, LOADED, SET_ASIDE, Case
+from helpers.reference_seeds import SEEDS, fetch_from_replay, write_seeds
 
 pytestmark = pytest.mark.integration
 
-SEEDS = {url: Path("repo") / path.name for url, path in rd.SEED_FILES.items()}
 REGISTRY, GROUPS = SEEDS[rd.REGISTRY_URL], SEEDS[rd.COUNTRY_GROUPS_URL]
 HOSTILE_TEXT = "<script>alert(1)</script>'; DROP TABLE core.prc_organisations; -- {{ 7*7 }}"
-
-
-def fetch_from_replay(fetcher, cursor=None):
-    """The seed files as they are in the replay directory (the source's fetch reads the checkout)."""
-    root = Path(os.environ["DSR_REPLAY_DIR"])
-    for url, relative in SEEDS.items():
-        yield FetchedResponse(url=url, http_status=200, body=(root / relative).read_bytes(),
-                              fetched_at=datetime.now(UTC), content_type="application/yaml",
-                              replayed_from=str(root / relative))  # fmt: skip
-
-
-def write_seeds(root: Path) -> None:
-    for url, relative in SEEDS.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(rd.SEED_FILES[url].read_bytes())
 
 
 def write(relative: Path, text: str) -> callable:

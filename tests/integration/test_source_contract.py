@@ -14,7 +14,6 @@ own test_*_load.py.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,13 @@ import psycopg.errors
 import pytest
 import yaml
 
-from dsrwatch.fetching import FetchedResponse
 from dsrwatch.sources import gdelt_leads, get_source, peeringdb, reference_data, worldbank_contracts
 
 from helpers import cloud_fixtures as cf
 from helpers import deals_fixtures as fx
 from helpers import owid_fixtures as owid
 from helpers import peeringdb_fixtures as pf
+from helpers import reference_seeds
 from helpers import telegeography as tg
 from helpers.db import query, scalar, table_fingerprint
 from helpers.runs import load_source
@@ -115,35 +114,22 @@ def _gdelt_week(now: datetime, cursor: dict | None, answers: dict[str, list[dict
 
 
 # -- reference_data: the seed files, read from the replay directory instead of the checkout ----------
-SEEDS = {url: Path("repo") / path.name for url, path in reference_data.SEED_FILES.items()}
 NEW_ORGANISATION = {"id": "example-test-telecom", "name": "Example Test Telecom Co., Ltd.", "jurisdiction": "PRC",
                     "ownership": "state", "parent": None, "sectors": ["telecom"]}  # fmt: skip
 
 
-def _seeds_from_replay(fetcher, cursor=None):
-    """reference_data's fetch, reading the seeds from the replay directory (it reads the checkout)."""
-    root = Path(os.environ["DSR_REPLAY_DIR"])
-    for url, relative in SEEDS.items():
-        yield FetchedResponse(url=url, http_status=200, body=(root / relative).read_bytes(),
-                              fetched_at=datetime.now(UTC), content_type="application/yaml",
-                              replayed_from=str(root / relative))  # fmt: skip
-
-
 def _ref_prepare(monkeypatch) -> None:
-    monkeypatch.setattr(reference_data, "fetch", _seeds_from_replay)
+    monkeypatch.setattr(reference_data, "fetch", reference_seeds.fetch_from_replay)
 
 
 def _ref_v1(root: Path) -> Path:
-    for url, relative in SEEDS.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(reference_data.SEED_FILES[url].read_bytes())
-    return root
+    return reference_seeds.write_seeds(root)
 
 
 def _ref_v2(root: Path) -> Path:
     """v1 with one organisation added, one modified (its roles note) and one removed (a leaf)."""
     _ref_v1(root)
-    registry = root / SEEDS[reference_data.REGISTRY_URL]
+    registry = root / reference_seeds.SEEDS[reference_data.REGISTRY_URL]
     entries = yaml.safe_load(registry.read_text())
     parents = {e.get("parent") for e in entries}
     leaf = next(e for e in reversed(entries) if e["id"] not in parents)
