@@ -49,6 +49,13 @@ def declare_sources(conn: psycopg.Connection, specs) -> None:
                      IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.schedule, EXCLUDED.max_age)""",
             [(s.name, s.title, s.schedule, s.freshness_limit) for s in specs],
         )
+        # Tables one source alone writes (shared ones have no removal or a scope column).
+        cur.executemany(
+            """INSERT INTO ops.source_tables (table_name, source) VALUES (%s, %s)
+               ON CONFLICT (table_name) DO UPDATE SET source = EXCLUDED.source
+               WHERE ops.source_tables.source IS DISTINCT FROM EXCLUDED.source""",
+            [(t.table, s.name) for s in specs for t in s.tables if t.tracks_removal and not t.scope_column],
+        )
 
 
 FRESHNESS_COLUMNS = ("source", "last_success_at", "age", "max_age", "is_stale", "last_run_id", "last_status",

@@ -33,7 +33,7 @@ SELECT lp.source_id,
        CASE WHEN lp.removed_at IS NULL THEN greatest(lp.last_seen_at, last_fetch.at) ELSE lp.last_seen_at END AS last_seen_at,
        lp.removed_at
   FROM core.landing_points lp
-  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'submarine_cables';
+  LEFT JOIN ops.table_last_fetch last_fetch ON last_fetch.table_name = 'core.landing_points';
 
 COMMENT ON VIEW analyst.landing_points IS
     'Cable landing points from the TeleGeography Submarine Cable Map, with ISO country and coordinates. Source: TeleGeography Submarine Cable Map (CC BY-NC-SA 3.0).';
@@ -72,7 +72,7 @@ SELECT c.source_id,
        CASE WHEN c.removed_at IS NULL THEN greatest(c.last_seen_at, last_fetch.at) ELSE c.last_seen_at END AS last_seen_at,
        c.removed_at
   FROM core.submarine_cables c
-  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'submarine_cables';
+  LEFT JOIN ops.table_last_fetch last_fetch ON last_fetch.table_name = 'core.submarine_cables';
 
 COMMENT ON VIEW analyst.submarine_cables IS
     'One row per submarine cable in the TeleGeography Submarine Cable Map, with owners, suppliers and landing countries. Source: TeleGeography Submarine Cable Map (CC BY-NC-SA 3.0).';

@@ -28,7 +28,7 @@ SELECT r.provider,
        CASE WHEN r.removed_at IS NULL THEN greatest(r.last_seen_at, last_fetch.at) ELSE r.last_seen_at END AS last_seen_at,
        r.removed_at
   FROM core.cloud_regions r
-  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'cloud_regions'
+  LEFT JOIN ops.table_last_fetch last_fetch ON last_fetch.table_name = 'core.cloud_regions'
   LEFT JOIN core.organisation_aliases a ON a.alias = r.provider
   LEFT JOIN core.prc_organisations p
          ON p.organisation_id = coalesce(a.organisation_id, r.provider_organisation_id) AND p.removed_at IS NULL
@@ -89,7 +89,7 @@ SELECT f.facility_id,
        CASE WHEN f.removed_at IS NULL THEN greatest(f.last_seen_at, last_fetch.at) ELSE f.last_seen_at END AS last_seen_at,
        f.removed_at
   FROM facilities f
-  LEFT JOIN ops.last_successful_fetch last_fetch ON last_fetch.source = 'peeringdb'
+  LEFT JOIN ops.table_last_fetch last_fetch ON last_fetch.table_name = 'core.peeringdb_facilities'
   LEFT JOIN core.prc_organisations p ON p.organisation_id = f.organisation_id AND p.removed_at IS NULL
   LEFT JOIN core.prc_organisations g ON g.organisation_id = p.group_id;
 

@@ -5,7 +5,7 @@ SELECT 'submarine_cable'::text AS entity_kind,
        c.source_id AS entity_id,
        c.name AS entity_name,
        (SELECT category FROM risk.entity_categories WHERE entity_kind = 'submarine_cable') AS category,
-       'submarine_cables'::text AS source,
+       (SELECT source FROM ops.source_tables WHERE table_name = 'core.submarine_cables') AS source,
        coalesce((SELECT array_agg(DISTINCT lp.country_iso3::text ORDER BY lp.country_iso3::text)
                    FROM core.cable_landing_points clp
                    JOIN core.landing_points lp ON lp.source_id = clp.landing_point_id

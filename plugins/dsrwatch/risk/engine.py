@@ -170,7 +170,9 @@ _LIFECYCLE = {
             INSERT INTO risk.flags (pattern_id, entity_kind, entity_id, entity_name, severity, evidence,
                                     first_flagged_at, last_confirmed_at, is_baseline, opened_run_id, last_run_id)
             SELECT m.pattern_id, m.entity_kind, m.entity_id, e.entity_name, m.severity, m.evidence, now(), now(),
-                   e.source IN (SELECT source FROM new_sources) OR m.pattern_id = ANY(%(new_patterns)s),
+                   -- an entity whose source is not yet known (no run since an upgrade) is not news either
+                   e.source IS NULL OR e.source IN (SELECT source FROM new_sources)
+                   OR m.pattern_id = ANY(%(new_patterns)s),
                    %(run_id)s, %(run_id)s
               FROM risk_matches m
               LEFT JOIN risk.entities e ON e.entity_kind = m.entity_kind AND e.entity_id = m.entity_id
