@@ -13,7 +13,9 @@ SELECT 'submarine_cable'::text AS entity_kind,
                 '{}') AS countries,
        c.rfs_year AS project_year,
        'https://www.submarinecablemap.com/submarine-cable/' || c.source_id AS url,
-       c.removed_at IS NULL AS is_present
+       c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM risk.closed_entities k
+                                             WHERE k.entity_kind = 'submarine_cable' AND k.entity_id = c.source_id)
+           AS is_present
   FROM core.submarine_cables c;
 
 CREATE VIEW risk.parties__submarine_cable AS

@@ -15,7 +15,10 @@ SELECT 'cloud_region'::text AS entity_kind,
        CASE WHEN r.country_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[r.country_iso3::text] END AS countries,
        NULL::integer AS project_year,
        'https://www.cloudinfrastructuremap.com/'::text AS url,
-       r.removed_at IS NULL AS is_present
+       r.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM risk.closed_entities k
+                                             WHERE k.entity_kind = 'cloud_region'
+                                               AND k.entity_id = concat_ws('|', r.provider, r.region_code, r.metro))
+           AS is_present
   FROM core.cloud_regions r;
 
 CREATE VIEW risk.parties__cloud_region AS
@@ -37,7 +40,9 @@ SELECT 'data_centre'::text AS entity_kind,
        CASE WHEN f.country_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[f.country_iso3::text] END AS countries,
        extract(year FROM f.created AT TIME ZONE 'UTC')::integer AS project_year,
        'https://www.peeringdb.com/fac/' || f.facility_id AS url,
-       f.removed_at IS NULL AS is_present
+       f.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM risk.closed_entities k
+                                             WHERE k.entity_kind = 'data_centre' AND k.entity_id = f.facility_id::text)
+           AS is_present
   FROM core.peeringdb_facilities f;
 
 CREATE VIEW risk.parties__data_centre AS

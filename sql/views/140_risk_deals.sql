@@ -11,7 +11,9 @@ SELECT 'deal'::text AS entity_kind,
        CASE WHEN d.recipient_iso3 IS NULL THEN '{}'::text[] ELSE ARRAY[d.recipient_iso3::text] END AS countries,
        coalesce(d.commitment_year, extract(year FROM d.signing_date)::integer) AS project_year,
        d.source_urls ->> 0 AS url,
-       d.removed_at IS NULL AS is_present
+       d.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM risk.closed_entities k
+                                             WHERE k.entity_kind = 'deal' AND k.entity_id = d.source || ':' || d.deal_id)
+           AS is_present
   FROM core.deals d;
 
 COMMENT ON VIEW risk.entities__deal IS 'Deals (core.deals) as risk entities: countries = recipient ISO3, project_year = commitment year (AidData) or signing year (World Bank).';

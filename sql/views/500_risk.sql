@@ -150,3 +150,23 @@ COMMENT ON COLUMN analyst.entity_risk.countries IS 'Host countries (ISO3).';
 COMMENT ON COLUMN analyst.entity_risk.score IS 'Sum of the weights of open flags, x1.5 with an authoritarian host.';
 COMMENT ON COLUMN analyst.entity_risk.open_flags IS 'Number of open flags, the modifier included.';
 COMMENT ON COLUMN analyst.entity_risk.explanation IS 'How the score adds up, in one line.';
+
+CREATE VIEW analyst.corrections AS
+SELECT c.entity_kind, c.entity_id AS entity_source_id, c.correction, c.effective, c.source_url, c.note,
+       e.entity_name,
+       e.entity_id IS NOT NULL AS matches_an_entity,
+       c.effective <= current_date AS in_force
+  FROM core.corrections c
+  LEFT JOIN risk.entities e ON e.entity_kind = c.entity_kind AND e.entity_id = c.entity_id
+ WHERE c.removed_at IS NULL;
+
+COMMENT ON VIEW analyst.corrections IS 'Reviewed corrections over source data (plugins/dsrwatch/reference/corrections.yaml) and whether each still matches an entity: one that matches nothing needs review.';
+COMMENT ON COLUMN analyst.corrections.entity_kind IS 'submarine_cable, cloud_region, data_centre or deal.';
+COMMENT ON COLUMN analyst.corrections.entity_source_id IS 'The entity''s id as in analyst.risk_flags.entity_source_id.';
+COMMENT ON COLUMN analyst.corrections.correction IS 'closed: the entity no longer exists from effective on, although its source still lists it.';
+COMMENT ON COLUMN analyst.corrections.effective IS 'From when the correction holds.';
+COMMENT ON COLUMN analyst.corrections.source_url IS 'Public source of the correction.';
+COMMENT ON COLUMN analyst.corrections.note IS 'What was corrected and why.';
+COMMENT ON COLUMN analyst.corrections.entity_name IS 'The entity''s name, when the correction matches one.';
+COMMENT ON COLUMN analyst.corrections.matches_an_entity IS 'False: the correction matches nothing in the warehouse (a renamed or removed entity, or a typo).';
+COMMENT ON COLUMN analyst.corrections.in_force IS 'True once the effective date has come.';

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import yaml
 
@@ -44,8 +44,10 @@ from dsrwatch.warehouse.tables import EntityTable, RawPayload
 
 REGISTRY_URL = "repo://dsrwatch/reference/prc_organisations.yaml"
 COUNTRY_GROUPS_URL = "repo://dsrwatch/reference/country_groups.yaml"
+CORRECTIONS_URL = "repo://dsrwatch/reference/corrections.yaml"
 SEED_FILES = {REGISTRY_URL: REFERENCE_DIR / "prc_organisations.yaml",
-              COUNTRY_GROUPS_URL: REFERENCE_DIR / "country_groups.yaml"}  # fmt: skip
+              COUNTRY_GROUPS_URL: REFERENCE_DIR / "country_groups.yaml",
+              CORRECTIONS_URL: REFERENCE_DIR / "corrections.yaml"}  # fmt: skip
 
 JURISDICTIONS = {"PRC", "Hong Kong", "Macau"}
 OWNERSHIP = {"state", "state-influenced", "private"}
@@ -64,6 +66,13 @@ COUNTRY_GROUP_MEMBERS = EntityTable(
     rules=(Range("since_year", 1900, 2100), Range("until_year", 1900, 2100)),
 )
 
+CORRECTIONS = EntityTable(
+    "core.corrections",
+    key=("correction_id",),
+    columns=("entity_kind", "entity_id", "correction", "effective", "source_url", "note"),
+)
+CORRECTION_KINDS = {"closed"}
+
 SOURCE = SourceSpec(
     name="reference_data",
     title="DSR Watch reference seeds (PRC-linked organisations, country groups)",
@@ -73,7 +82,7 @@ SOURCE = SourceSpec(
     licence="project seed data; each fact cites its public source URL",
     attribution="DSR Watch",
     schedule="0 1 * * *",
-    tables=(PRC_ORGANISATIONS, ORGANISATIONS, ORGANISATION_ALIASES, COUNTRY_GROUP_MEMBERS),
+    tables=(PRC_ORGANISATIONS, ORGANISATIONS, ORGANISATION_ALIASES, COUNTRY_GROUP_MEMBERS, CORRECTIONS),
     expectations=(
         RowCountBounds("core.prc_organisations", 30, 1_000),
         RowCountBounds("core.country_group_members", 50, 500),
@@ -233,6 +242,32 @@ def _country_group_members(doc: object, url: str, set_aside: list[SetAside]) -> 
     return members, whole
 
 
+def _corrections(doc: object, set_aside: list[SetAside]) -> tuple[list[tuple], bool]:
+    """corrections.yaml -> rows; an entry that cannot be read is set aside (and nothing is removed)."""
+    if doc is None:
+        return [], True
+    if not isinstance(doc, list):
+        raise SourceFormatError(f"{CORRECTIONS_URL}: expected a list of corrections")
+    rows, every_read = [], True
+    for position, entry in enumerate(doc):
+        key = entry.get("id") if isinstance(entry, dict) else None
+        with set_aside_on_error(set_aside, CORRECTIONS.table, key or f"entry {position}", CORRECTIONS_URL):
+            if not isinstance(entry, dict):
+                raise TypeError(f"expected a mapping per correction, got {type(entry).__name__}")
+            if entry.get("correction") not in CORRECTION_KINDS:
+                raise ValueError(f"correction {entry.get('correction')!r} is not one of {sorted(CORRECTION_KINDS)}")
+            if not str(entry.get("source_url") or "").startswith("http"):
+                raise ValueError("a correction needs a public source_url")
+            effective = entry["effective"]
+            if not isinstance(effective, date):
+                raise ValueError(f"effective {effective!r} is not a date (YYYY-MM-DD)")
+            rows.append((str(entry["id"]), str(entry["entity_kind"]), str(entry["entity_id"]), entry["correction"], effective,
+                         entry["source_url"], " ".join(str(entry.get("note") or "").split()) or None))  # fmt: skip
+            continue
+        every_read = False
+    return rows, every_read
+
+
 def parse(payloads: Iterable[RawPayload], cursor: dict | None = None) -> ParsedBatch:
     bodies = {p.url: p.body for p in payloads}
     for url in SEED_FILES:
@@ -256,10 +291,12 @@ def parse(payloads: Iterable[RawPayload], cursor: dict | None = None) -> ParsedB
         ))  # fmt: skip
     doc = _load_yaml(bodies[COUNTRY_GROUPS_URL], COUNTRY_GROUPS_URL)
     members, every_member_read = _country_group_members(doc, COUNTRY_GROUPS_URL, set_aside)
+    corrections, every_correction_read = _corrections(_load_yaml(bodies[CORRECTIONS_URL], CORRECTIONS_URL), set_aside)
     # A set-aside member (or an entry without an id) cannot keep its row by itself: remove nothing.
-    complete = every_member_read and all(s.entity_key is not None for s in set_aside_entries)
+    complete = every_member_read and every_correction_read and all(s.entity_key is not None for s in set_aside_entries)
     return ParsedBatch(
-        rows={PRC_ORGANISATIONS.table: registry_rows, **organisations.rows(), COUNTRY_GROUP_MEMBERS.table: members},
+        rows={PRC_ORGANISATIONS.table: registry_rows, **organisations.rows(), COUNTRY_GROUP_MEMBERS.table: members,
+              CORRECTIONS.table: corrections},
         entities=len(registry_rows),
         complete=complete,
         # PostgreSQL text cannot hold a NUL byte (YAML can write one as "\0"): the ledger gets \x00.
