@@ -178,8 +178,9 @@ def _first_per_entity(records: Sequence[SetAside]) -> list[SetAside]:
 
 
 def screen(conn: psycopg.Connection, spec, batch, fetched_at: datetime):
-    """(batch with bad rows removed, [SetAside]): see the module docstring. ``spec`` is the
-    source's SourceSpec; parts of an entity with a bad row are set aside with it."""
+    """(batch without its bad rows, with every SetAside in ``batch.set_aside``; {table: keys to keep
+    as they were} for the merge): see the module docstring. ``spec`` is the source's SourceSpec;
+    parts of an entity with a bad row are set aside with it."""
     set_aside = _first_per_entity(batch.set_aside)
     main = spec.tables[0]
     bad_entities: set[tuple] = {s.entity_key for s in set_aside if s.entity_key is not None}
@@ -286,5 +287,5 @@ def set_aside_on_error(set_aside: list[SetAside], table: str, key: object, url: 
                                   f"unreadable record: {type(exc).__name__}: {exc}", url, entity_key))  # fmt: skip
 
 
-__all__: Sequence[str] = ("NotAfterFetch", "Range", "SetAside", "excerpt", "record_key", "screen",
-                          "set_aside_on_error")
+__all__ = ["NotAfterFetch", "Range", "Rule", "SetAside", "excerpt", "key_text", "record_key", "screen",
+           "set_aside_on_error"]

@@ -230,20 +230,10 @@ def test_the_territory_rule_macau_and_hong_kong_are_not_abroad(world, warehouse,
     monkeypatch.setitem(tg.COORDINATES, "taipa-china", (113.55, 22.16))
     monkeypatch.setitem(tg.COORDINATES, "tseung-kwan-o-china", (114.26, 22.31))
     monkeypatch.setitem(tg.COORDINATES, "haikou-china", (110.33, 20.03))
-    cables["macau-link"] = {
-        "id": "macau-link", "name": "Macau Link", "length": "3,000 km",
-        "landing_points": [tg._lp("taipa-china", "Taipa, China", "China"),
-                           tg._lp("gwadar-pakistan", "Gwadar, Pakistan", "Pakistan")],
-        "owners": "China Telecom", "suppliers": "HMN Tech", "rfs": "2020", "rfs_year": 2020, "is_planned": False,
-        "url": None, "notes": None,
-    }  # fmt: skip
-    cables["h2he-like"] = {
-        "id": "h2he-like", "name": "Hainan to Hong Kong Express (like)", "length": "675 km",
-        "landing_points": [tg._lp("haikou-china", "Haikou, China", "China"),
-                           tg._lp("tseung-kwan-o-china", "Tseung Kwan O, China", "China")],
-        "owners": "China Mobile", "suppliers": "HMN Tech", "rfs": "2023", "rfs_year": 2023, "is_planned": False,
-        "url": None, "notes": None,
-    }  # fmt: skip
+    cables["macau-link"] = cable("macau-link", [("taipa-china", "Taipa, China", "China"),
+                                                ("gwadar-pakistan", "Gwadar, Pakistan", "Pakistan")], "China Telecom")
+    cables["h2he-like"] = cable("h2he-like", [("haikou-china", "Haikou, China", "China"),
+                                              ("tseung-kwan-o-china", "Tseung Kwan O, China", "China")], "China Mobile")
     world(cables, name="territories")
     engine.evaluate()
     got = flags(warehouse)
@@ -252,6 +242,13 @@ def test_the_territory_rule_macau_and_hong_kong_are_not_abroad(world, warehouse,
     assert all("MAC" not in e["countries"] for e in chokepoints)
     assert ("macau-link", "PRC_OWNER") in got  # Pakistan is abroad
     assert not [k for k in got if k[0] == "h2he-like"]  # China and Hong Kong only: nothing abroad
+
+
+def cable(cable_id: str, landing_points: list[tuple[str, str, str]], owners: str) -> dict:
+    """A TeleGeography cable file built by HMN Tech, in the API's shape."""
+    return {"id": cable_id, "name": cable_id.replace("-", " ").title(), "length": "1,000 km",
+            "landing_points": [tg._lp(*lp) for lp in landing_points], "owners": owners, "suppliers": "HMN Tech",
+            "rfs": "2020", "rfs_year": 2020, "is_planned": False, "url": None, "notes": None}  # fmt: skip
 
 
 def flags_with_evidence(url):

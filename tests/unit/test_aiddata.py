@@ -187,17 +187,21 @@ def test_wrong_sheet_name():
         parse(None, body=body)
 
 
-def test_recorded_dimensions_are_not_trusted():
-    """A writer that records a too-small <dimension> must not truncate the read-only parse."""
+def with_sheet_edited(edit) -> bytes:
+    """Release v1's workbook with ``edit`` applied to the sheet XML (the bytes a damaged file holds)."""
     source = zipfile.ZipFile(io.BytesIO(fx.workbook_bytes(fx.RELEASE_V1)))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             data = source.read(item.filename)
-            if item.filename.startswith("xl/worksheets/"):
-                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:C3"', data)
-            target.writestr(item, data)
-    batch = parse(None, body=out.getvalue())
+            target.writestr(item.filename, edit(data) if item.filename.startswith("xl/worksheets/") else data)
+    return out.getvalue()
+
+
+def test_recorded_dimensions_are_not_trusted():
+    """A writer that records a too-small <dimension> must not truncate the read-only parse."""
+    body = with_sheet_edited(lambda xml: re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:C3"', xml))
+    batch = parse(None, body=body)
     assert set(deals(batch)) == fx.KEPT_V1
 
 
@@ -420,17 +424,10 @@ def test_declared_ranges_of_the_deal_tables():
 
 
 def test_a_sheet_the_reader_cannot_get_through_fails_naming_the_row():
-    source = zipfile.ZipFile(io.BytesIO(fx.workbook_bytes(fx.RELEASE_V1)))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename.startswith("xl/worksheets/"):
-                data = data.replace(b"Islamabad", b"Islam\xe9bad", 1)  # a latin-1 byte in UTF-8 XML
-            target.writestr(item.filename, data)
+    body = with_sheet_edited(lambda xml: xml.replace(b"Islamabad", b"Islam\xe9bad", 1))  # latin-1 in UTF-8 XML
     with pytest.raises(SourceFormatError, match=r"Version_3_0\.zip: the dataset sheet cannot be read after row \d+ "
                                                  r"\(ParseError: not well-formed"):  # fmt: skip
-        parse(None, body=out.getvalue())
+        parse(None, body=body)
 
 
 # -- calamine reads exactly the records openpyxl reads --------------------------------------------------

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from psycopg import sql
 
+    from dsrwatch.validation import Rule
+
 
 @dataclass(frozen=True)
 class EntityTable:
@@ -30,7 +32,7 @@ class EntityTable:
     # the source's main entity, so a change here counts as a change of that entity.
     entity_columns: tuple[str, ...] = ()
     # Declared checks on values beyond their column types (dsrwatch.validation: Range, NotAfterFetch).
-    rules: tuple = ()
+    rules: tuple[Rule, ...] = ()
 
 
     def __post_init__(self) -> None:
